@@ -1,0 +1,619 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: (c) 2026, nhi.lifecycle contributors
+#
+# This module_utils file is for internal use by the nhi.lifecycle collection
+# only. Its interface may change without notice.
+"""The Vault (and OpenBao) connector: options, client, KV v2 and errors.
+
+One hvac client is built per module run and shared by every worker thread.
+Its requests session carries a urllib3 ``Retry`` (429 and 5xx, jittered
+backoff, ``Retry-After`` honoured), a connection pool as large as the worker
+pool, a timeout on every call and TLS verification on by default.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import threading
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.nhi.lifecycle.plugins.module_utils._common import (
+    Conflict,
+    NHIError,
+    NotFound,
+    parse_time,
+    utcnow,
+)
+
+try:
+    import hvac
+    import hvac.exceptions as hvac_exc
+    import requests
+    import requests.adapters
+    from urllib3.util.retry import Retry
+    HAS_HVAC = True
+    HVAC_IMPORT_ERROR = None
+except ImportError as _exc:  # pragma: no cover - reported through missing_required_lib
+    HAS_HVAC = False
+    HVAC_IMPORT_ERROR = _exc
+
+
+RETRY_STATUS = (412, 429, 500, 502, 503, 504)
+
+
+def argument_spec():
+    """Connection and auth options, shared by every module that talks to Vault."""
+    return dict(
+        vault_url=dict(type="str", aliases=["vault_addr"], fallback=(env_fallback, ["VAULT_ADDR"])),
+        vault_token=dict(type="str", no_log=True, fallback=(env_fallback, ["VAULT_TOKEN"])),
+        vault_namespace=dict(type="str", fallback=(env_fallback, ["VAULT_NAMESPACE"])),
+        vault_auth_method=dict(type="str", default="token", choices=["token", "approle"]),
+        vault_auth_mount=dict(type="str"),
+        vault_role_id=dict(type="str", no_log=False, fallback=(env_fallback, ["VAULT_ROLE_ID"])),
+        vault_secret_id=dict(type="str", no_log=True, fallback=(env_fallback, ["VAULT_SECRET_ID"])),
+        vault_ca_cert=dict(type="path", fallback=(env_fallback, ["VAULT_CACERT"])),
+        vault_validate_certs=dict(type="bool", default=True),
+        vault_timeout=dict(type="int", default=10),
+        vault_retries=dict(type="int", default=5),
+    )
+
+
+def _describe_url(url):
+    return "vault_url=%s" % (url or "<unset>")
+
+
+def translate(exc, what, where=None):
+    """Map an hvac or requests error onto NHIError with a readable message."""
+    if isinstance(exc, NHIError):
+        return exc
+    if HAS_HVAC:
+        if isinstance(exc, hvac_exc.InvalidPath):
+            return NotFound("%s: not found" % what, where=where)
+        if isinstance(exc, hvac_exc.Forbidden):
+            return NHIError("%s: permission denied by Vault" % what, where=where,
+                            hint="check that the token's policies grant this path and capability", status=403)
+        if isinstance(exc, hvac_exc.Unauthorized):
+            return NHIError("%s: Vault rejected the credentials" % what, where=where,
+                            hint="the token is missing, expired or revoked; log in again", status=401)
+        if isinstance(exc, hvac_exc.RateLimitExceeded):
+            return NHIError("%s: Vault kept rate-limiting after retries" % what, where=where,
+                            hint="lower the workers or raise the rate limit quota", retryable=True, status=429)
+        if isinstance(exc, (hvac_exc.VaultDown,)):
+            return NHIError("%s: Vault is sealed or down" % what, where=where,
+                            hint="unseal Vault, then run again; nothing was changed", retryable=True, status=503)
+        if isinstance(exc, hvac_exc.InvalidRequest):
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid request"
+            if "check-and-set" in text or "cas" in text.lower():
+                return Conflict("%s: the stored secret changed under us (check-and-set failed)" % what,
+                                where=where, hint="another run wrote it first; run again to re-read", status=400)
+            return NHIError("%s: Vault refused the request: %s" % (what, text), where=where, status=400)
+        if isinstance(exc, hvac_exc.VaultError):
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return NHIError("%s: Vault error: %s" % (what, text), where=where, retryable=True)
+        if isinstance(exc, requests.exceptions.SSLError):
+            return NHIError("%s: TLS verification of the Vault server failed" % what, where=where,
+                            hint="set vault_ca_cert (VAULT_CACERT) to the CA that signed the server certificate")
+        if isinstance(exc, requests.exceptions.Timeout):
+            return NHIError("%s: Vault did not answer in time" % what, where=where,
+                            hint="check the address and the network, or raise vault_timeout", retryable=True)
+        if isinstance(exc, requests.exceptions.RetryError):
+            return NHIError("%s: Vault kept failing after retries (%s)" % (what, _short(exc)), where=where,
+                            hint="check Vault's health and rate limits", retryable=True)
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return NHIError("%s: cannot connect to Vault" % what, where=where,
+                            hint="check vault_url / VAULT_ADDR and that the server is running", retryable=True)
+        if isinstance(exc, requests.exceptions.InvalidURL) or isinstance(exc, requests.exceptions.MissingSchema):
+            return NHIError("%s: the Vault address is not a valid URL" % what, where=where,
+                            hint="use a URL such as https://vault.example.com:8200")
+    return NHIError("%s: %s: %s" % (what, type(exc).__name__, _short(exc)), where=where)
+
+
+def _short(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _session(options, pool_size):
+    retries = int(options.get("vault_retries", 5))
+    # read=0: a request that reached the server and then timed out is not
+    # replayed, because replaying a mint would leave an untracked credential.
+    retry = Retry(
+        total=retries, connect=retries, read=0, status=retries,
+        backoff_factor=0.2, backoff_jitter=0.3, backoff_max=10,
+        status_forcelist=RETRY_STATUS, respect_retry_after_header=True,
+        allowed_methods=None, raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 4), max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+class VaultConnection(object):
+    """An authenticated, shared hvac client plus the KV v2 helpers we use."""
+
+    def __init__(self, options, pool_size=8):
+        if not HAS_HVAC:
+            raise NHIError("the hvac Python library is required", where="controller Python",
+                           hint="pip install hvac (see requirements/runtime.txt)")
+        self.options = options
+        url = options.get("vault_url")
+        if not url:
+            raise NHIError("no Vault address was given", where="vault_url / VAULT_ADDR",
+                           hint="set vault_url or export VAULT_ADDR=https://vault.example.com:8200")
+        if not (url.startswith("http://") or url.startswith("https://")):
+            raise NHIError("the Vault address %r is not an http(s) URL" % url, where="vault_url / VAULT_ADDR",
+                           hint="use a URL such as https://vault.example.com:8200")
+        verify = options.get("vault_validate_certs", True)
+        ca_cert = options.get("vault_ca_cert")
+        if verify and ca_cert:
+            verify = ca_cert
+        self.url = url
+        self.verify = verify
+        self.timeout = int(options.get("vault_timeout", 10))
+        self.pool_size = pool_size
+        self.session = _session(options, pool_size)
+        self.client = hvac.Client(url=url, namespace=options.get("vault_namespace"), verify=verify,
+                                  timeout=self.timeout, session=self.session)
+        self._lock = threading.Lock()
+        self._authenticate()
+
+    def _authenticate(self):
+        method = self.options.get("vault_auth_method", "token")
+        where = _describe_url(self.url)
+        if method == "approle":
+            role_id = self.options.get("vault_role_id")
+            secret_id = self.options.get("vault_secret_id")
+            if not role_id:
+                raise NHIError("AppRole login needs a role id", where="vault_role_id / VAULT_ROLE_ID")
+            try:
+                self.client.auth.approle.login(role_id=role_id, secret_id=secret_id,
+                                               mount_point=self.options.get("vault_auth_mount") or "approle")
+            except Exception as exc:
+                raise translate(exc, "AppRole login to Vault", where)
+            return
+        token = self.options.get("vault_token")
+        if not token:
+            raise NHIError("no Vault token was given", where="vault_token / VAULT_TOKEN",
+                           hint="set vault_token or export VAULT_TOKEN, or use vault_auth_method=approle")
+        self.client.token = token
+        try:
+            self.client.auth.token.lookup_self()
+        except Exception as exc:
+            raise translate(exc, "checking the Vault token", where)
+
+    def new_client(self, token=None):
+        """A second client on the same session (for proofs with another token)."""
+        client = hvac.Client(url=self.url, namespace=self.options.get("vault_namespace"), verify=self.verify,
+                             timeout=self.timeout, session=self.session)
+        client.token = token
+        return client
+
+    # --- KV v2 -------------------------------------------------------------
+    def kv_read(self, mount, path, version=None):
+        """Return ``(data, metadata)`` of a KV v2 secret, or ``(None, None)`` if absent or deleted."""
+        where = "vault kv %s/%s" % (mount, path)
+        try:
+            response = self.client.secrets.kv.v2.read_secret_version(
+                path=path, mount_point=mount, version=version, raise_on_deleted_version=False)
+        except Exception as exc:
+            err = translate(exc, "reading the stored credential", where)
+            if isinstance(err, NotFound):
+                return None, None
+            raise err
+        data = (response or {}).get("data") or {}
+        meta = data.get("metadata") or {}
+        if meta.get("deletion_time") or meta.get("destroyed"):
+            return None, meta
+        return data.get("data"), meta
+
+    def kv_metadata(self, mount, path):
+        where = "vault kv %s/%s" % (mount, path)
+        try:
+            response = self.client.secrets.kv.v2.read_secret_metadata(path=path, mount_point=mount)
+        except Exception as exc:
+            err = translate(exc, "reading the secret's metadata", where)
+            if isinstance(err, NotFound):
+                return None
+            raise err
+        return (response or {}).get("data")
+
+    def kv_write(self, mount, path, data, cas=None):
+        """Write with check-and-set; return the new version number."""
+        where = "vault kv %s/%s" % (mount, path)
+        try:
+            response = self.client.secrets.kv.v2.create_or_update_secret(
+                path=path, secret=data, cas=cas, mount_point=mount)
+        except Exception as exc:
+            raise translate(exc, "storing the credential", where)
+        return ((response or {}).get("data") or {}).get("version")
+
+    def kv_update_metadata(self, mount, path, custom_metadata=None, max_versions=None, cas_required=None):
+        where = "vault kv %s/%s" % (mount, path)
+        try:
+            self.client.secrets.kv.v2.update_metadata(
+                path=path, mount_point=mount, custom_metadata=custom_metadata,
+                max_versions=max_versions, cas_required=cas_required)
+        except Exception as exc:
+            raise translate(exc, "updating the secret's metadata", where)
+
+    def kv_destroy_versions(self, mount, path, versions):
+        where = "vault kv %s/%s" % (mount, path)
+        if not versions:
+            return
+        try:
+            self.client.secrets.kv.v2.destroy_secret_versions(path=path, versions=list(versions), mount_point=mount)
+        except Exception as exc:
+            err = translate(exc, "destroying stored versions", where)
+            if not isinstance(err, NotFound):
+                raise err
+
+    def kv_delete_all(self, mount, path):
+        """Delete the secret's metadata and every version (permanent)."""
+        where = "vault kv %s/%s" % (mount, path)
+        try:
+            self.client.secrets.kv.v2.delete_metadata_and_all_versions(path=path, mount_point=mount)
+        except Exception as exc:
+            err = translate(exc, "deleting the stored credential", where)
+            if not isinstance(err, NotFound):
+                raise err
+
+    def kv_delete_latest(self, mount, path):
+        where = "vault kv %s/%s" % (mount, path)
+        try:
+            self.client.secrets.kv.v2.delete_latest_version_of_secret(path=path, mount_point=mount)
+        except Exception as exc:
+            err = translate(exc, "soft-deleting the stored credential", where)
+            if not isinstance(err, NotFound):
+                raise err
+
+
+_CONNECTIONS = {}
+_CONNECTIONS_LOCK = threading.Lock()
+
+
+def client(options, pool_size=8):
+    """Return the module run's shared VaultConnection for these options."""
+    key = (options.get("vault_url"), options.get("vault_namespace"), options.get("vault_auth_method"),
+           options.get("vault_role_id"), id(options))
+    with _CONNECTIONS_LOCK:
+        conn = _CONNECTIONS.get(key)
+        if conn is None:
+            conn = _CONNECTIONS[key] = VaultConnection(options, pool_size=pool_size)
+        return conn
+
+
+def store_spec():
+    """The ``store`` option: where a minted credential lives (KV v2)."""
+    return dict(type="dict", options=dict(
+        mount=dict(type="str", default="secret"),
+        path=dict(type="str", required=True),
+    ))
+
+
+def check_store(store, where="store"):
+    if not store or not store.get("path"):
+        raise NHIError("a KV v2 path to store the credential in is required", where="%s.path" % where,
+                       hint="set store: {mount: secret, path: nhi/<env>/<name>}")
+    path = store["path"]
+    mount = store.get("mount") or "secret"
+    for label, value in (("path", path), ("mount", mount)):
+        if value.startswith("/") or ".." in value.split("/") or "//" in value or not value.strip("/"):
+            raise NHIError("malformed KV path %r" % value, where="%s.%s" % (where, label),
+                           hint="use a relative path such as nhi/dev/ci-deployer, without '..' or a leading '/'")
+
+
+def store_credential(conn, store, data, metadata, cas):
+    """Write a minted credential with check-and-set, then its custom metadata.
+
+    The values in ``metadata`` must not be secret: they are readable by
+    anyone with metadata access, and reconcile reads them instead of the
+    secret itself.
+    """
+    mount, path = store.get("mount") or "secret", store["path"]
+    version = conn.kv_write(mount, path, data, cas=cas)
+    conn.kv_update_metadata(mount, path, custom_metadata={k: str(v) for k, v in metadata.items() if v is not None})
+    return version
+
+
+
+# --- additions for the Vault modules (AppRole, tokens, KV) ------------------
+# Everything below takes the shared VaultConnection as its first argument, so
+# that a batch of thousands of targets uses one session and one client.
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+
+
+def duration_seconds(value, where=None):
+    """A Vault duration (``3600``, ``"90s"``, ``"15m"``, ``"1h30m"``, ``"7d"``) in whole seconds.
+
+    Vault answers TTLs in seconds, so desired and current values are compared
+    in seconds, and the seconds (not the text) are what we send.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise NHIError("expected a duration such as 3600, 90s, 15m, 1h or 7d, got %r" % (value,), where=where)
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise NHIError("a duration cannot be negative, got %r" % (value,), where=where)
+        return int(value)
+    text = str(value).strip().lower()
+    if text.isdigit():
+        return int(text)
+    total, pos = 0.0, 0
+    for match in _DURATION_RE.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    if not text or pos != len(text):
+        raise NHIError("expected a duration such as 3600, 90s, 15m, 1h30m or 7d, got %r" % (value,), where=where)
+    return int(total)
+
+
+def check_cidrs(values, where, require_prefix=False):
+    """Validate CIDR blocks locally: Vault answers a bad one with HTTP 500 (which would be retried)."""
+    for value in values or []:
+        text = str(value).strip()
+        if require_prefix and "/" not in text:
+            raise NHIError("%r is not a CIDR block (Vault wants the prefix length, e.g. %s/32)" % (text, text),
+                           where=where)
+        try:
+            ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise NHIError("%r is not an IP address or CIDR block" % text, where=where)
+
+
+def vault_message(exc):
+    """The server's message of an hvac error, without hvac's ", on <method> <url>" tail."""
+    text = str(exc).strip()
+    text = re.sub(r",? on (get|post|put|delete|list|patch) https?://\S+$", "", text, flags=re.I)
+    lines = [line.strip(" *\t") for line in text.splitlines() if line.strip(" *\t")]
+    lines = [line for line in lines if not re.match(r"^\d+ errors? occurred:?$", line)]
+    return (lines[0] if lines else type(exc).__name__)[:300]
+
+
+def _role_where(mount, role):
+    return "vault auth/%s/role/%s" % (mount, role)
+
+
+_RAISE = object()
+
+
+def _call_error(exc, what, where):
+    """translate(), except that a 400 is never read as a check-and-set conflict.
+
+    translate() reads any 400 whose text contains "cas" as a KV conflict;
+    outside a KV write that is never one.
+    """
+    if HAS_HVAC and isinstance(exc, hvac_exc.InvalidRequest):
+        return NHIError("%s: Vault refused the request: %s" % (what, vault_message(exc)), where=where, status=400)
+    return translate(exc, what, where)
+
+
+def _gone_accessor(exc):
+    """Vault's answer for a token accessor that no longer exists (revoked or expired)."""
+    if not HAS_HVAC:
+        return False
+    if isinstance(exc, hvac_exc.InvalidPath):
+        return True
+    return isinstance(exc, hvac_exc.InvalidRequest) and "invalid accessor" in str(exc)
+
+
+def _call(what, where, fn, missing=None):
+    """Run ``fn()``; map errors onto NHIError; return ``missing`` when Vault says not found."""
+    try:
+        return fn()
+    except Exception as exc:
+        err = _call_error(exc, what, where)
+        if isinstance(err, NotFound) and missing is not _RAISE:
+            return missing
+        raise err
+
+
+# --- AppRole ----------------------------------------------------------------
+
+def approle_list_roles(conn, mount):
+    resp = _call("listing the AppRoles", "vault auth/%s/role" % mount,
+                 lambda: conn.client.auth.approle.list_roles(mount_point=mount), missing={})
+    return sorted(((resp or {}).get("data") or {}).get("keys") or [])
+
+
+def approle_read_role(conn, mount, role):
+    """The role's configuration, or None when the role does not exist."""
+    resp = _call("reading AppRole %r" % role, _role_where(mount, role),
+                 lambda: conn.client.auth.approle.read_role(role, mount_point=mount))
+    return (resp or {}).get("data") if resp is not None else None
+
+
+def approle_write_role(conn, mount, role, config):
+    """Create or update a role; only the keys in ``config`` are sent (the rest keep their value)."""
+    _call("writing AppRole %r" % role, _role_where(mount, role),
+          lambda: conn.client.auth.approle.create_or_update_approle(role, mount_point=mount, **config),
+          missing=_RAISE)
+
+
+def approle_delete_role(conn, mount, role):
+    _call("deleting AppRole %r" % role, _role_where(mount, role),
+          lambda: conn.client.auth.approle.delete_role(role, mount_point=mount))
+
+
+def approle_role_id(conn, mount, role):
+    resp = _call("reading the role_id of AppRole %r" % role, _role_where(mount, role),
+                 lambda: conn.client.auth.approle.read_role_id(role, mount_point=mount))
+    return ((resp or {}).get("data") or {}).get("role_id")
+
+
+def approle_generate_secret_id(conn, mount, role, metadata=None):
+    """Mint a secret_id; returns Vault's data (``secret_id``, ``secret_id_accessor``, ``secret_id_ttl``).
+
+    The caller must register ``secret_id`` as a secret at once.
+    """
+    resp = _call("minting a secret_id for AppRole %r" % role, _role_where(mount, role),
+                 lambda: conn.client.auth.approle.generate_secret_id(role, metadata=metadata or None,
+                                                                     mount_point=mount),
+                 missing=_RAISE)
+    data = (resp or {}).get("data") or {}
+    if not data.get("secret_id") or not data.get("secret_id_accessor"):
+        raise NHIError("Vault answered the secret_id request without a secret_id", where=_role_where(mount, role))
+    return data
+
+
+def approle_list_accessors(conn, mount, role):
+    """The role's secret_id accessors ([] when it has none)."""
+    resp = _call("listing the secret_id accessors of AppRole %r" % role, _role_where(mount, role),
+                 lambda: conn.client.auth.approle.list_secret_id_accessors(role, mount_point=mount), missing={})
+    return sorted(((resp or {}).get("data") or {}).get("keys") or [])
+
+
+def approle_read_accessor(conn, mount, role, accessor):
+    """What Vault knows about one secret_id (creation and expiration time, metadata), or None."""
+    resp = _call("reading secret_id accessor %s of AppRole %r" % (accessor, role), _role_where(mount, role),
+                 lambda: conn.client.auth.approle.read_secret_id_accessor(role, accessor, mount_point=mount))
+    return (resp or {}).get("data") if isinstance(resp, dict) else None
+
+
+def approle_destroy_accessor(conn, mount, role, accessor):
+    """Destroy a secret_id by its accessor. Returns False when it was already gone."""
+    try:
+        conn.client.auth.approle.destroy_secret_id_accessor(role, accessor, mount_point=mount)
+    except Exception as exc:
+        # Vault answers an unknown accessor with 500 "failed to find accessor entry".
+        if "failed to find accessor" in str(exc) or (HAS_HVAC and isinstance(exc, hvac_exc.InvalidPath)):
+            return False
+        raise translate(exc, "destroying secret_id accessor %s of AppRole %r" % (accessor, role),
+                        _role_where(mount, role))
+    return True
+
+
+def secret_id_expired(info, now=None):
+    """True when a secret_id's ``expiration_time`` has passed (secret_ids with no TTL never expire)."""
+    when = (info or {}).get("expiration_time")
+    if not when or str(when).startswith("0001-01-01"):
+        return False
+    return parse_time(when) <= (now or utcnow())
+
+
+def _rejected(exc):
+    return HAS_HVAC and isinstance(exc, (hvac_exc.InvalidRequest, hvac_exc.Forbidden, hvac_exc.Unauthorized))
+
+
+def approle_login(conn, mount, role_id, secret_id, remember=None):
+    """Prove a secret_id by logging in with it: ``(accepted, detail)``.
+
+    The token the login issues is handed to ``remember`` (a secret) and then
+    revoked, so that a proof leaves no live token behind. A refusal (400/401/
+    403) is a rejection; anything else raises, because "could not ask" is not
+    "rejected".
+    """
+    client = conn.new_client(None)
+    try:
+        resp = client.auth.approle.login(role_id=role_id, secret_id=secret_id, use_token=False, mount_point=mount)
+    except Exception as exc:
+        if _rejected(exc):
+            return False, vault_message(exc)
+        raise translate(exc, "proving the secret_id with an AppRole login", "vault auth/%s/login" % mount)
+    auth = (resp or {}).get("auth") or {}
+    token, accessor = auth.get("client_token"), auth.get("accessor")
+    if token and remember:
+        remember(token)
+    revoked = revoke_token(conn, token, accessor)
+    return True, "login issued a token (accessor %s, %s)" % (
+        accessor, "revoked after the proof" if revoked else "not revocable; it expires with token_ttl")
+
+
+def approle_lookup_secret_id(conn, mount, role, secret_id):
+    """Prove a secret_id without spending one of its uses: ``(accepted, detail)``."""
+    try:
+        resp = conn.client.auth.approle.read_secret_id(role, secret_id, mount_point=mount)
+    except Exception as exc:
+        if _rejected(exc):
+            return False, vault_message(exc)
+        raise translate(exc, "looking up the secret_id", _role_where(mount, role))
+    data = (resp or {}).get("data") if isinstance(resp, dict) else None
+    if not data:
+        return False, "secret_id not found"
+    if secret_id_expired(data):
+        return False, "secret_id expired at %s" % data.get("expiration_time")
+    return True, "secret_id found (accessor %s)" % data.get("secret_id_accessor")
+
+
+# --- tokens -----------------------------------------------------------------
+
+def revoke_token(conn, token, accessor=None):
+    """Revoke a token: first with itself (revoke-self), else by accessor with ours. True when revoked."""
+    if token:
+        try:
+            conn.new_client(token).auth.token.revoke_self()
+            return True
+        except Exception:  # pylint: disable=broad-except
+            pass
+    if accessor:
+        try:
+            conn.client.auth.token.revoke_accessor(accessor)
+            return True
+        except Exception:  # pylint: disable=broad-except
+            pass
+    return False
+
+
+def token_create(conn, params, orphan=True):
+    """Create a token; returns Vault's ``auth`` block. The caller must register ``client_token`` at once."""
+    path = "/v1/auth/token/create-orphan" if orphan else "/v1/auth/token/create"
+    resp = _call("creating a Vault token", "vault auth/token/%s" % ("create-orphan" if orphan else "create"),
+                 lambda: conn.client.adapter.post(path, json=params), missing=_RAISE)
+    auth = (resp or {}).get("auth") if isinstance(resp, dict) else None
+    if not auth or not auth.get("client_token") or not auth.get("accessor"):
+        raise NHIError("Vault answered the token request without a token and accessor", where=path)
+    return auth
+
+
+def token_lookup_accessor(conn, accessor):
+    """What Vault knows about a token, by accessor; None when the token is gone (revoked or expired)."""
+    try:
+        resp = conn.client.auth.token.lookup_accessor(accessor)
+    except Exception as exc:
+        if _gone_accessor(exc):
+            return None
+        raise _call_error(exc, "looking up token accessor %s" % accessor, "vault auth/token/lookup-accessor")
+    return (resp or {}).get("data") if isinstance(resp, dict) else None
+
+
+def token_revoke_accessor(conn, accessor):
+    """Revoke a token (and its children) by accessor. False when it was already gone."""
+    try:
+        resp = conn.client.auth.token.revoke_accessor(accessor)
+    except Exception as exc:
+        if _gone_accessor(exc):
+            return False
+        raise _call_error(exc, "revoking token accessor %s" % accessor, "vault auth/token/revoke-accessor")
+    warnings = (resp or {}).get("warnings") if isinstance(resp, dict) else None
+    return not any("No token found" in str(w) for w in warnings or [])
+
+
+def token_lookup_self(conn, token):
+    """Prove a token with lookup-self: ``(accepted, detail)``."""
+    try:
+        resp = conn.new_client(token).auth.token.lookup_self()
+    except Exception as exc:
+        if _rejected(exc):
+            return False, vault_message(exc)
+        raise translate(exc, "proving the token with lookup-self", "vault auth/token/lookup-self")
+    data = (resp or {}).get("data") or {}
+    return True, "lookup-self ok (accessor %s)" % data.get("accessor")
+
+
+# --- KV v2 metadata -----------------------------------------------------------
+
+def kv_patch_metadata(conn, mount, path, fields):
+    """Set only the given metadata fields (KV v2 keeps the others, delete_version_after included)."""
+    where = "vault kv %s/%s" % (mount, path)
+    url = hvac.utils.format_url("/v1/{mount}/metadata/{path}", mount=mount.strip("/"), path=path.strip("/"))
+    _call("updating the secret's metadata", where, lambda: conn.client.adapter.post(url, json=fields),
+          missing=_RAISE)

@@ -1,0 +1,104 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: (c) 2026, nhi.lifecycle contributors
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: outcome
+short_description: Report what a lifecycle event did to each identity, and check the evidence is complete
+version_added: 0.1.0
+description:
+  - Runs on the controller, once, as the last step of a lifecycle event.
+  - Folds the plan and the batch results into one status per identity (changed, unchanged, failed, denied,
+    delegated) and prints a line per identity with its steps and proofs.
+  - Checks that every evidence entry the steps returned is in the run's C(evidence.jsonl). A callback error only
+    produces a warning in Ansible, so a missing record fails the run here.
+  - Fails the run when an identity failed or was denied, unless told otherwise.
+author:
+  - nhi.lifecycle contributors
+attributes:
+  check_mode:
+    support: full
+    description: Read-only.
+  diff_mode:
+    support: none
+  action:
+    support: full
+  async:
+    support: none
+  platform:
+    platforms: posix
+options:
+  event:
+    description: The event, for the report.
+    type: str
+  plan:
+    description: The registered result of M(nhi.lifecycle.plan).
+    type: dict
+    required: true
+  results:
+    description: The registered results of the batch steps (skipped ones are ignored).
+    type: list
+    elements: dict
+  fail_on_error:
+    description: Fail when any identity failed a step.
+    type: bool
+    default: true
+  fail_on_deny:
+    description: Fail when policy denied any identity.
+    type: bool
+    default: true
+  evidence_required:
+    description: Check the evidence file for completeness.
+    type: bool
+    default: true
+seealso:
+  - module: nhi.lifecycle.plan
+"""
+
+EXAMPLES = r"""
+- name: Report and check evidence
+  nhi.lifecycle.outcome:
+    event: rotate
+    plan: "{{ plan }}"
+    results: ["{{ keys }}"]
+  run_once: true
+"""
+
+RETURN = r"""
+identities:
+  description: Per identity, its status, the steps with their outcome marks, and errors.
+  returned: always
+  type: dict
+  sample: {"ci-deployer": {"status": "changed", "steps": ["mint+", "store+", "prove_new\u2713"], "errors": []}}
+counts:
+  description: How many identities ended in each status.
+  returned: always
+  type: dict
+  sample: {"changed": 3, "denied": 1}
+failed_identities:
+  description: Identities that failed.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+denied_identities:
+  description: Identities that policy denied.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+evidence_dir:
+  description: The run's evidence directory.
+  returned: always
+  type: str
+  sample: evidence/20261123T192703Z-ab12
+evidence_entries:
+  description: How many evidence entries the steps returned (all found in the file).
+  returned: always
+  type: int
+  sample: 24
+"""

@@ -1,0 +1,150 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: (c) 2026, nhi.lifecycle contributors
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: plan
+short_description: Decide a lifecycle event for all of the play's identities before anything changes
+version_added: 0.1.0
+description:
+  - Runs on the controller, once for the whole play (use C(run_once=true)).
+  - Reads each identity of the play from the catalog, evaluates the policy rules and the exception register for the
+    event, honours the catalog's C(authority) map, and returns, per lifecycle module, the list of targets that may
+    proceed. Denied and delegated identities get no targets.
+  - Fails closed, before any change, when the evidence of the run cannot be written.
+  - Returns one C(policy) evidence entry per identity, naming the rule that decided.
+author:
+  - nhi.lifecycle contributors
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; it plans the same way in check mode.
+  diff_mode:
+    support: none
+  action:
+    support: full
+  async:
+    support: none
+  platform:
+    platforms: posix
+options:
+  event:
+    description: The lifecycle event to plan.
+    type: str
+    required: true
+    choices: [provision, rotate, offboard, reconcile]
+  hosts:
+    description: The identities to plan for. Defaults to C(ansible_play_batch).
+    type: list
+    elements: str
+  rules:
+    description: Policy rules (see the policies guide). The baseline rules are added unless I(include_baseline=false).
+    type: list
+    elements: dict
+  exceptions:
+    description: The exception register.
+    type: list
+    elements: dict
+  approvals:
+    description: Approval or change references for this run.
+    type: list
+    elements: str
+  force:
+    description: Rotate credentials even when they are younger than their maximum age.
+    type: bool
+    default: false
+  include_baseline:
+    description: Evaluate the collection's baseline rules too.
+    type: bool
+    default: true
+  evidence_required:
+    description: Fail closed when the evidence callback is not enabled or cannot write.
+    type: bool
+    default: true
+notes:
+  - The identities are read from the inventory itself rather than through C(hostvars), which would cost about a
+    millisecond per identity; set the C(nhi) variable with the M(nhi.lifecycle.catalog) inventory plugin.
+seealso:
+  - module: nhi.lifecycle.outcome
+"""
+
+EXAMPLES = r"""
+- name: Plan a rotation of every identity in the play
+  nhi.lifecycle.plan:
+    event: rotate
+    rules: "{{ nhi_policy_rules }}"
+    exceptions: "{{ nhi_exceptions }}"
+    approvals: [CHG-1234]
+  run_once: true
+  register: plan
+
+- name: Rotate what policy allowed
+  nhi.lifecycle.aws_access_key:
+    targets: "{{ plan.targets.aws_access_key | default([]) }}"
+  run_once: true
+"""
+
+RETURN = r"""
+targets:
+  description: Per lifecycle module (and per step, such as C(aws_iam_user_suspend)), the targets that may proceed.
+  returned: success
+  type: dict
+  sample: {"aws_access_key": [{"identity": "ci-deployer", "user_name": "ci-deployer", "state": "rotated",
+           "store": {"mount": "secret", "path": "nhi/dev/ci-deployer"}}]}
+evidence:
+  description: One C(policy) entry per identity with the decision and the rule that made it.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"identity": "ci-deployer", "step": "policy", "outcome": "unchanged",
+            "decision": {"effect": "allow", "rule": "nhi.default"}}]
+allowed:
+  description: Identities that may proceed.
+  returned: success
+  type: list
+  elements: str
+  sample: [ci-deployer]
+denied:
+  description: Identities that policy denied.
+  returned: success
+  type: list
+  elements: str
+  sample: []
+delegated:
+  description: Identities whose event belongs to another system.
+  returned: success
+  type: list
+  elements: str
+  sample: []
+refused:
+  description: Identities whose event belongs to another system and whose catalog entry says to fail.
+  returned: success
+  type: list
+  elements: str
+  sample: []
+expired:
+  description: Temporary identities past C(expires_at); a rotate run offboards them.
+  returned: success
+  type: list
+  elements: str
+  sample: []
+counts:
+  description: How many identities are in each list.
+  returned: success
+  type: dict
+  sample: {"allowed": 3, "denied": 1, "delegated": 0, "failed": 0, "expired": 0}
+evidence_dir:
+  description: The directory of this run's evidence.
+  returned: success
+  type: str
+  sample: evidence/20261123T192703Z-ab12
+nhi_exceptions_report:
+  description: Open and expired exceptions.
+  returned: success
+  type: dict
+  sample: {"open": [], "expired": []}
+"""
