@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import os
+import signal
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -195,6 +197,18 @@ def copy_target(target):
     return copy.deepcopy({k: v for k, v in target.items() if not k.startswith("_")})
 
 
+def _crash_point(step, outcome):
+    """Test hook: die by SIGKILL right after ``step`` has changed something.
+
+    Set ``NHI_TEST_CRASH_AFTER=<step>`` (for example ``store``) to simulate a
+    controller that is killed mid-rotation; the crash tests then re-run the
+    playbook and check that it converges. Unset, this does nothing.
+    """
+    wanted = os.environ.get("NHI_TEST_CRASH_AFTER")
+    if wanted and wanted == step and outcome in ("changed", "unchanged"):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 class Step(object):
     """What one step did; filled in by the code inside ``Recorder.step``."""
 
@@ -235,6 +249,7 @@ class Recorder(object):
             raise
         self.add(step, system, action, state.target, state.outcome, verified=state.verified,
                  started=started, details=state.details)
+        _crash_point(step, state.outcome)
 
     def add(self, step, system, action, target, outcome, verified=None, error=None, started=None, details=None):
         self.entries.append(evidence_entry(

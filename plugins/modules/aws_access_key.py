@@ -235,6 +235,16 @@ class AccessKeys(object):
                                hint="create it first (nhi.lifecycle.aws_iam_user) or fix the catalog")
             raise err
 
+    def user_exists(self, user):
+        try:
+            self.aws.iam.get_user(UserName=user)
+            return True
+        except Exception as exc:
+            err = _aws.translate(exc, "reading IAM user %r" % user)
+            if isinstance(err, NotFound):
+                return False
+            raise err
+
     def last_used(self, key_id):
         try:
             info = self.aws.iam.get_access_key_last_used(AccessKeyId=key_id).get("AccessKeyLastUsed", {})
@@ -376,7 +386,13 @@ class AccessKeys(object):
         now = utcnow()
         with rec.step("read", "aws_iam", "iam:ListAccessKeys", "user/%s" % user) as st:
             st.outcome = "unchanged"
-            keys = self.list_keys(user)
+            try:
+                keys = self.list_keys(user)
+            except NHIError:
+                if t["state"] not in ("absent", "inactive") or self.user_exists(user):
+                    raise
+                keys = []  # the user is gone, and with it every key; the stored copy may remain
+                st.details["user_exists"] = False
             st.details["keys"] = len(keys)
         before = {"keys": [_key_view(k, now) for k in keys]}
         stored, meta = (None, None)
@@ -427,13 +443,23 @@ class AccessKeys(object):
                 action = self._finish(t, rec, user, stored_id, stored_secret, version, others, current, now)
             elif not working or due:
                 action = self._rotate(t, rec, user, stored_id, stored_secret, version, keys, current, working)
+            elif version and version > 1:
+                # A rotation stopped after the old key was deleted: its secret
+                # may still sit in an earlier KV version. Prove it is rejected,
+                # then destroy that version.
+                previous = {k: v for k, v in self._previous_secrets(t, version).items() if k != stored_id}
+                for key_id, (secret, _old) in sorted(previous.items()):
+                    self.prove(rec, t, "prove_old_rejected", key_id, secret, "rejected")
+                if previous:
+                    self.destroy_versions(rec, t, [v for _, v in previous.values()])
+                    action = "resumed"
         if action != "unchanged":
             result["changed"] = True
         result["action"] = action
         hint = t.pop("_result_hint", None)
         if hint:
             stored_id, version = hint
-        after_keys = keys if self.nm.check_mode or action == "unchanged" else self.list_keys(user)
+        after_keys = keys if self.nm.check_mode or action == "unchanged" or not keys else self.list_keys(user)
         result["keys"] = [_key_view(k, utcnow()) for k in after_keys]
         if t["include_last_used"]:
             for view in result["keys"]:

@@ -35,7 +35,7 @@ options:
   state:
     description:
       - C(present) creates or updates the user.
-      - C(disabled) suspends it: attaches the inline deny-all policy C(nhi-suspended), deactivates its access keys,
+      - C(disabled) suspends it. It attaches the inline deny-all policy C(nhi-suspended), deactivates its access keys,
         removes its console password and tags it C(nhi:state=suspended). C(present) lifts the suspension.
       - C(absent) removes, in order, access keys, the console password, MFA devices, SSH public keys, signing
         certificates, service-specific credentials, inline policies, managed policies, group memberships and the
@@ -206,6 +206,10 @@ class Users(object):
         target = "user/%s" % name
         changed = False
         tags = self.wanted_tags(t)
+        if before is None and t["state"] == "disabled":
+            # Suspending a user that does not exist must not create it.
+            rec.add("suspend", "aws_iam", "iam:GetUser", target, "unchanged", details={"reason": "user does not exist"})
+            return "unchanged"
         if before is None:
             with rec.step("create_identity", "aws_iam", "iam:CreateUser", target, details={"path": t["path"]}):
                 if not self.nm.check_mode:
