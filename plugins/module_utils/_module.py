@@ -137,6 +137,31 @@ class NHIModule(object):
     def default_identity(self, target):
         return self._default_identity(target) if self._default_identity else None
 
+    def connect(self, factory, system="backend"):
+        """Build the shared clients with ``factory()``; see :meth:`fail_connect`."""
+        try:
+            return factory()
+        except NHIError as exc:
+            self.fail_connect(exc, system)
+
+    def fail_connect(self, exc, system="backend"):
+        """A backend that cannot be reached fails this module's targets only.
+
+        In a batch with ``fail_on_error=false`` (the lifecycle roles), every
+        target is reported failed with the reason and an evidence entry, and
+        the play goes on for the identities of other systems. Otherwise the
+        module fails as usual.
+        """
+        if not self.batch or self.params.get("fail_on_error"):
+            self.module.fail_json(msg=str(exc), where=exc.where, hint=exc.hint)
+        results = []
+        for target in self.targets:
+            rec = Recorder(target, self.check_mode)
+            rec.add("connect", system, "connect", None, "failed", error=str(exc))
+            results.append({"identity": target.get("identity"), "failed": True, "changed": False,
+                            "msg": str(exc), "_evidence": rec.entries})
+        self.exit(results)
+
     # --- run ---------------------------------------------------------------
     def run(self, fn, workers=None):
         workers = workers or self.params.get("workers") or DEFAULT_WORKERS

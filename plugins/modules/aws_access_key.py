@@ -599,7 +599,7 @@ def main():
         if any(t["state"] != "inactive" for t in nm.targets):
             vault = _vault.client(nm.params, pool_size=workers)
     except NHIError as exc:
-        nm.module.fail_json(msg=str(exc), where=exc.where, hint=exc.hint)
+        nm.fail_connect(exc)
     keys = AccessKeys(nm, aws, vault)
     nm.exit(nm.run(keys.process))
 

@@ -127,7 +127,7 @@ def main():
         vault = _vault.client(nm.params, pool_size=nm.params["workers"]) if any(
             t.get("store") for t in nm.targets) else None
     except NHIError as exc:
-        nm.module.fail_json(msg=str(exc), where=exc.where, hint=exc.hint)
+        nm.fail_connect(exc)
 
     def one(t):
         exists, keys = read_keys(aws, t["user_name"], t["include_last_used"])

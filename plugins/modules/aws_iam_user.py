@@ -465,7 +465,7 @@ def main():
         aws = _aws.client(nm.params, pool_size=nm.params["workers"])
         aws.caller_identity()
     except NHIError as exc:
-        nm.module.fail_json(msg=str(exc), where=exc.where, hint=exc.hint)
+        nm.fail_connect(exc)
     nm.exit(nm.run(Users(nm, aws).process))
 
 

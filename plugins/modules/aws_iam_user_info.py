@@ -96,7 +96,7 @@ def main():
         aws = _aws.client(nm.params, pool_size=nm.params["workers"])
         iam = aws.iam
     except NHIError as exc:
-        nm.module.fail_json(msg=str(exc), where=exc.where, hint=exc.hint)
+        nm.fail_connect(exc)
     if not nm.batch and not nm.params.get("user_name"):
         users = []
         try:

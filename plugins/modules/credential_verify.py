@@ -172,7 +172,7 @@ def main():
             from ansible_collections.nhi.lifecycle.plugins.module_utils import _gcp
             gcp = _gcp
     except NHIError as exc:
-        nm.module.fail_json(msg=str(exc), where=exc.where, hint=exc.hint)
+        nm.fail_connect(exc)
 
     def prover(kind, data, target):
         if kind == "aws_access_key":
