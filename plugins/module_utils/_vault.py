@@ -184,6 +184,12 @@ class VaultConnection(object):
         try:
             self.client.auth.token.lookup_self()
         except Exception as exc:
+            if HAS_HVAC and isinstance(exc, (hvac_exc.Forbidden, hvac_exc.Unauthorized)):
+                # Every valid token may look itself up, so a refusal here
+                # means the token itself is bad.
+                raise NHIError("Vault rejected the token (invalid, expired or revoked)",
+                               where="vault_token / VAULT_TOKEN at %s" % self.url,
+                               hint="log in again and export a fresh VAULT_TOKEN", status=403)
             raise translate(exc, "checking the Vault token", where)
 
     def new_client(self, token=None):

@@ -389,9 +389,13 @@ class AccessKeys(object):
             try:
                 keys = self.list_keys(user)
             except NHIError:
-                if t["state"] not in ("absent", "inactive") or self.user_exists(user):
+                if self.user_exists(user):
                     raise
-                keys = []  # the user is gone, and with it every key; the stored copy may remain
+                if t["state"] in ("present", "rotated") and not self.nm.check_mode:
+                    raise
+                # Gone (absent, inactive): so is every key; the stored copy may
+                # remain. In check mode an earlier task may create the user.
+                keys = []
                 st.details["user_exists"] = False
             st.details["keys"] = len(keys)
         before = {"keys": [_key_view(k, now) for k in keys]}
@@ -441,6 +445,9 @@ class AccessKeys(object):
                 # that nothing knows about: prove the stored key, then
                 # remove the others (after the overlap, if one is set).
                 action = self._finish(t, rec, user, stored_id, stored_secret, version, others, current, now)
+                if due and action == "resumed":
+                    keys = [current]
+                    action = self._rotate(t, rec, user, stored_id, stored_secret, version, keys, current, working)
             elif not working or due:
                 action = self._rotate(t, rec, user, stored_id, stored_secret, version, keys, current, working)
             elif version and version > 1:
