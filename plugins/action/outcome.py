@@ -12,6 +12,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.nhi.lifecycle.plugins.plugin_utils import _runlock
+
 display = Display()
 
 MAX_LINES = 200
@@ -40,6 +42,9 @@ def collect(plan, results):
     for name in plan.get("refused") or []:
         ident(name)["status"] = "failed"
         ident(name)["errors"].append("refused: the event belongs to another system")
+    for name in plan.get("locked") or []:
+        ident(name)["status"] = "failed"
+        ident(name)["errors"].append((plan.get("lock_errors") or {}).get(name) or "locked by another run")
     for registered in results or []:
         if not isinstance(registered, dict) or registered.get("skipped"):
             continue
@@ -114,6 +119,8 @@ class ActionModule(ActionBase):
             if item["errors"]:
                 line += " \u2014 " + "; ".join(item["errors"][:2])
             display.display(line)
+        if plan.get("held_locks"):
+            _runlock.release(plan["held_locks"], plan.get("run_id") or os.environ.get("NHI_RUN_ID"))
         directory = os.environ.get("NHI_EVIDENCE_DIR")
         missing = 0
         if args.get("evidence_required", True):

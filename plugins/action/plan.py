@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
@@ -12,7 +13,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.nhi.lifecycle.plugins.module_utils._common import NHIError
-from ansible_collections.nhi.lifecycle.plugins.plugin_utils import _plan
+from ansible_collections.nhi.lifecycle.plugins.plugin_utils import _plan, _runlock
 
 display = Display()
 
@@ -88,7 +89,7 @@ def check_evidence(required):
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("event", "hosts", "rules", "exceptions", "approvals", "force", "include_baseline",
-                             "evidence_required", "check_mode"))
+                             "evidence_required", "check_mode", "lock", "workers"))
     _requires_connection = False
 
     def run(self, tmp=None, task_vars=None):
@@ -109,7 +110,8 @@ class ActionModule(ActionBase):
         approvals = args.get("approvals") or []
         if isinstance(approvals, str):
             approvals = [a.strip() for a in approvals.split(",") if a.strip()]
-        run = {"id": os.environ.get("NHI_RUN_ID"), "check_mode": bool(self._task.check_mode)}
+        run = {"id": os.environ.get("NHI_RUN_ID") or "adhoc-%s" % uuid.uuid4().hex[:12],
+               "check_mode": bool(self._task.check_mode)}
         try:
             planned = _plan.plan(identities, event, plain(args.get("rules") or []),
                                  plain(args.get("exceptions") or []), approvals=plain(approvals), run=run,
@@ -117,7 +119,16 @@ class ActionModule(ActionBase):
                                           "include_baseline": bool(args.get("include_baseline", True))})
         except NHIError as exc:
             raise AnsibleActionFail("the policy could not be evaluated, nothing was changed: %s" % exc)
-        counts = {k: len(planned[k]) for k in ("allowed", "denied", "delegated", "failed", "expired")}
+        planned["locked"], planned["lock_errors"], held = [], {}, []
+        if args.get("lock", event != "reconcile") and not self._task.check_mode and planned["allowed"]:
+            try:
+                held, refused = _runlock.acquire(identities, planned["allowed"], run["id"],
+                                                 workers=int(args.get("workers") or 16))
+            except NHIError as exc:
+                raise AnsibleActionFail("could not take the run's identity locks, nothing was changed: %s" % exc)
+            if refused:
+                _runlock.withdraw(planned, refused)
+        counts = {k: len(planned[k]) for k in ("allowed", "denied", "delegated", "failed", "expired", "locked")}
         display.display("nhi.lifecycle %s: %d identities; %s" % (
             event, len(identities), ", ".join("%d %s" % (v, k) for k, v in counts.items() if v)))
         for name in planned["denied"][:50]:
@@ -126,12 +137,16 @@ class ActionModule(ActionBase):
         result.update(
             changed=False,
             event=event,
+            run_id=run["id"],
             targets=planned["targets"],
             evidence=planned["evidence"],
             allowed=planned["allowed"],
             denied=planned["denied"],
             delegated=planned["delegated"],
             refused=planned["failed"],
+            locked=planned["locked"],
+            lock_errors=planned["lock_errors"],
+            held_locks=held,
             expired=planned["expired"],
             counts=counts,
             evidence_dir=evidence_dir,

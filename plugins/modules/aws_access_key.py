@@ -203,6 +203,7 @@ from ansible_collections.nhi.lifecycle.plugins.module_utils._common import (
     poll,
     utcnow,
 )
+from ansible_collections.nhi.lifecycle.plugins.module_utils._lock import LeaseLock, locked
 from ansible_collections.nhi.lifecycle.plugins.module_utils._module import NHIModule, Recorder, verdict
 
 STS_METHOD = "sts:GetCallerIdentity"
@@ -608,7 +609,12 @@ def main():
     except NHIError as exc:
         nm.fail_connect(exc)
     keys = AccessKeys(nm, aws, vault)
-    nm.exit(nm.run(keys.process))
+    work = keys.process
+    if vault is not None and not nm.check_mode and any(t["state"] != "inactive" for t in nm.targets):
+        # One run at a time per identity: a second rotation would mint again.
+        mount = next((t["store"].get("mount") for t in nm.targets if t.get("store")), None) or "secret"
+        work = locked(LeaseLock(vault, mount=mount, run_id=nm.params.get("run_id")), work)
+    nm.exit(nm.run(work))
 
 
 if __name__ == "__main__":

@@ -65,6 +65,18 @@ options:
     description: Fail closed when the evidence callback is not enabled or cannot write.
     type: bool
     default: true
+  lock:
+    description:
+      - Take a lease on every allowed identity for the whole run (a KV v2 record under C(nhi-locks/) on the
+        identity's store mount, written with check-and-set), so that a second run started at the same time skips
+        those identities with a clear message instead of minting twice. M(nhi.lifecycle.outcome) releases them.
+      - Defaults to true for provision, rotate and offboard. Not taken in check mode.
+      - The controller reaches Vault through E(VAULT_ADDR), E(VAULT_TOKEN), E(VAULT_NAMESPACE) and E(VAULT_CACERT).
+    type: bool
+  workers:
+    description: Worker pool for taking the locks.
+    type: int
+    default: 16
 notes:
   - The identities are read from the inventory itself rather than through C(hostvars), which would cost about a
     millisecond per identity; set the C(nhi) variable with the M(nhi.lifecycle.catalog) inventory plugin.
@@ -126,6 +138,28 @@ refused:
   type: list
   elements: str
   sample: []
+locked:
+  description: Identities that another live run holds; they get no targets this run.
+  returned: success
+  type: list
+  elements: str
+  sample: []
+lock_errors:
+  description: Why each locked identity could not be taken.
+  returned: success
+  type: dict
+  sample: {}
+held_locks:
+  description: The locks this run took, for M(nhi.lifecycle.outcome) to release.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"identity": "ci-deployer", "mount": "secret"}]
+run_id:
+  description: The run id the locks and the stored metadata carry.
+  returned: success
+  type: str
+  sample: 20261123T192703Z-ab12cd
 expired:
   description: Temporary identities past C(expires_at); a rotate run offboards them.
   returned: success

@@ -212,3 +212,31 @@ def test_the_authority_map_is_honoured(tmp_path, run_playbook, iam, unique_name)
     assert "1 delegated" in run.stdout
     with pytest.raises(iam.exceptions.NoSuchEntityException):
         iam.get_user(UserName=name)
+
+
+def test_two_rotations_at_once_rotate_each_identity_exactly_once(tmp_path, run_playbook, iam, vault, unique_name,
+                                                                 aws_client_factory):
+    import concurrent.futures
+
+    names = [unique_name("race") for _ in range(6)]
+    inv = catalog(tmp_path, names)
+    run_playbook("playbooks/provision.yml", inventory=inv).check()
+    before = {name: stored(vault, name) for name in names}
+
+    def rotate(label):
+        return run_playbook("playbooks/rotate.yml", inventory=inv, extra_vars={"nhi_rotate_force": True},
+                            env={"NHI_EVIDENCE_ROOT": str(tmp_path / ("evidence-" + label))})
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(rotate, ["a", "b"]))
+    mints = {name: 0 for name in names}
+    for run in runs:
+        for record in run.evidence_records():
+            if record.get("step") == "mint" and record.get("outcome") == "changed":
+                mints[record["identity"]] += 1
+    assert mints == {name: 1 for name in names}, mints
+    locked = sum(run.stdout.count("is being changed by run") + run.stdout.count("locked by another run")
+                 for run in runs)
+    assert locked >= 1, "neither run reported the identities the other one held"
+    for name in names:
+        assert_converged(iam, vault, aws_client_factory, name, [before[name]])
