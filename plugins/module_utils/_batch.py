@@ -234,6 +234,7 @@ class SecretGuard(object):
 
     def __init__(self, module=None):
         self._secrets = set()
+        self._count = 0
         self._lock = threading.Lock()
         self._module = module
 
@@ -241,22 +242,25 @@ class SecretGuard(object):
         if not value or not isinstance(value, str):
             return
         with self._lock:
+            if value in self._secrets:
+                return
+            self._count += 1
             self._secrets.add(value)
             for line in value.splitlines():
                 line = line.strip()
                 if len(line) >= 24 and not line.startswith("-----"):
                     self._secrets.add(line)
-            if self._module is not None and len(self._secrets) <= self.NO_LOG_CAP:
+            if self._module is not None and self._count <= self.NO_LOG_CAP:
                 self._module.no_log_values.add(value)
 
     def __len__(self):
-        return len(self._secrets)
+        return self._count
 
     def leaks(self, blob):
         """Return how many remembered secrets occur in the text ``blob``."""
         if not self._secrets:
             return 0
-        if len(self._secrets) <= self.SMALL:
+        if self._count <= self.SMALL:
             return sum(1 for secret in self._secrets if secret in blob)
         tokens = set()
         for match in _TOKEN_RE.finditer(blob):

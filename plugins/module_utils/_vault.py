@@ -278,19 +278,9 @@ class VaultConnection(object):
                 raise err
 
 
-_CONNECTIONS = {}
-_CONNECTIONS_LOCK = threading.Lock()
-
-
 def client(options, pool_size=8):
-    """Return the module run's shared VaultConnection for these options."""
-    key = (options.get("vault_url"), options.get("vault_namespace"), options.get("vault_auth_method"),
-           options.get("vault_role_id"), id(options))
-    with _CONNECTIONS_LOCK:
-        conn = _CONNECTIONS.get(key)
-        if conn is None:
-            conn = _CONNECTIONS[key] = VaultConnection(options, pool_size=pool_size)
-        return conn
+    """Return a new VaultConnection (one per module run; share it between workers)."""
+    return VaultConnection(options, pool_size=pool_size)
 
 
 def store_spec():
@@ -324,7 +314,6 @@ def store_credential(conn, store, data, metadata, cas):
     version = conn.kv_write(mount, path, data, cas=cas)
     conn.kv_update_metadata(mount, path, custom_metadata={k: str(v) for k, v in metadata.items() if v is not None})
     return version
-
 
 
 # --- additions for the Vault modules (AppRole, tokens, KV) ------------------

@@ -24,6 +24,7 @@ author:
 extends_documentation_fragment:
   - nhi.lifecycle.aws
   - nhi.lifecycle.vault
+  - nhi.lifecycle.gcp
   - nhi.lifecycle.batch
 attributes:
   check_mode:
@@ -67,8 +68,8 @@ options:
     type: float
     default: 30
 notes:
-  - The GCP proof needs the M(nhi.lifecycle.gcp_service_account_key) connector options, such as I(gcp_token_uri)
-    for a test endpoint, set through module defaults or the environment.
+  - The GCP proof exchanges a JWT signed with the stored key for a token at the key file's C(token_uri), or at
+    I(gcp_token_uri) when that is set.
 seealso:
   - module: nhi.lifecycle.aws_access_key
   - module: nhi.lifecycle.vault_approle
@@ -135,7 +136,9 @@ failed_identities:
   sample: []
 """
 
-from ansible_collections.nhi.lifecycle.plugins.module_utils import _aws, _proofs, _vault
+import json
+
+from ansible_collections.nhi.lifecycle.plugins.module_utils import _aws, _gcp, _proofs, _vault
 from ansible_collections.nhi.lifecycle.plugins.module_utils._common import NHIError, poll
 from ansible_collections.nhi.lifecycle.plugins.module_utils._module import NHIModule, Recorder, verdict
 
@@ -157,7 +160,7 @@ def main():
             approle_mount=dict(type="str", default="approle"),
             proof_deadline=dict(type="float", default=30.0),
         ),
-        connection_specs=(_aws.argument_spec(), _vault.argument_spec()),
+        connection_specs=(_aws.argument_spec(), _vault.argument_spec(), _gcp.argument_spec()),
         validate=lambda t: _vault.check_store(t["store"]),
         default_identity=lambda t: t["store"]["path"].rstrip("/").split("/")[-1],
     )
@@ -169,8 +172,7 @@ def main():
             aws = _aws.client(nm.params, pool_size=workers)
         gcp = None
         if any(t["kind"] == "gcp_service_account_key" for t in nm.targets):
-            from ansible_collections.nhi.lifecycle.plugins.module_utils import _gcp
-            gcp = _gcp
+            gcp = _gcp.client(nm.params, pool_size=workers)
     except NHIError as exc:
         nm.fail_connect(exc)
 
@@ -181,7 +183,7 @@ def main():
             return lambda: _proofs.prove_approle(vault, data, target["approle_mount"])
         if kind == "vault_token":
             return lambda: _proofs.prove_vault_token(vault, data)
-        return lambda: gcp.prove_stored_key(nm.params, data)
+        return lambda: gcp.prove_key(json.loads(data["private_key_json"]))
 
     def one(t):
         rec = Recorder(t, False)
