@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 
@@ -99,6 +100,11 @@ class ActionModule(ActionBase):
         event = args.get("event")
         if event not in ("provision", "rotate", "offboard", "reconcile"):
             raise AnsibleActionFail("event must be provision, rotate, offboard or reconcile, got %r" % (event,))
+        catalog_errors = task_vars.get("nhi_catalog_errors")
+        if catalog_errors:
+            first = catalog_errors[0] if isinstance(catalog_errors, list) else catalog_errors
+            raise AnsibleActionFail("the catalog failed validation, so nothing is changed in any system: %s"
+                                    % (first if isinstance(first, str) else json.dumps(plain(first))[:2000]))
         evidence_dir = check_evidence(bool(args.get("evidence_required", True)))
         names = args.get("hosts") or task_vars.get("ansible_play_batch") or []
         identities, missing = identities_of(names, task_vars)
@@ -109,7 +115,12 @@ class ActionModule(ActionBase):
                 % (len(missing), ", ".join(sorted(missing)[:10])))
         approvals = args.get("approvals") or []
         if isinstance(approvals, str):
-            approvals = [a.strip() for a in approvals.split(",") if a.strip()]
+            text = approvals.strip()
+            try:
+                parsed = json.loads(text) if text.startswith("[") else None
+            except ValueError:
+                parsed = None
+            approvals = parsed if isinstance(parsed, list) else [a.strip() for a in text.split(",") if a.strip()]
         run = {"id": os.environ.get("NHI_RUN_ID") or "adhoc-%s" % uuid.uuid4().hex[:12],
                "check_mode": bool(self._task.check_mode)}
         try:

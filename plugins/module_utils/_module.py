@@ -52,11 +52,16 @@ def batch_spec():
 
 
 def _strip_required(spec):
+    """The top-level form of the per-target options.
+
+    ``required`` moves to the per-target validation (a batch gives the
+    option in each item of ``targets`` instead). Defaults stay: they are the
+    same defaults every item gets.
+    """
     out = {}
     for name, opt in spec.items():
         opt = dict(opt)
         opt.pop("required", None)
-        opt.pop("default", None)
         out[name] = opt
     return out
 

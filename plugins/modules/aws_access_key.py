@@ -35,9 +35,8 @@ attributes:
     description: Shows the user's keys (ids and status only) and the stored key id before and after.
 options:
   user_name:
-    description: The IAM user that owns the keys.
+    description: The IAM user that owns the keys. Required, here or in each item of I(targets).
     type: str
-    required: true
   state:
     description:
       - C(present) makes sure the user has exactly one working key and that it is stored; mints one if not.

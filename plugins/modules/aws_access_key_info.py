@@ -29,9 +29,8 @@ attributes:
     support: none
 options:
   user_name:
-    description: The IAM user.
+    description: The IAM user. Required, here or in each item of I(targets).
     type: str
-    required: true
   store:
     description: The KV v2 secret that should hold the user's key.
     type: dict

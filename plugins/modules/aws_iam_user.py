@@ -29,9 +29,8 @@ attributes:
     description: Shows path, tags and policies before and after.
 options:
   user_name:
-    description: The IAM user name.
+    description: The IAM user name. Required, here or in each item of I(targets).
     type: str
-    required: true
   state:
     description:
       - C(present) creates or updates the user.

@@ -34,14 +34,12 @@ attributes:
     support: none
 options:
   kind:
-    description: What kind of credential the store holds.
+    description: What kind of credential the store holds. Required, here or in each item of I(targets).
     type: str
-    required: true
     choices: [aws_access_key, vault_approle, vault_token, gcp_service_account_key]
   store:
-    description: The KV v2 secret that holds the credential.
+    description: The KV v2 secret that holds the credential. Required, here or in each item of I(targets).
     type: dict
-    required: true
     suboptions:
       mount:
         description: The KV v2 mount.

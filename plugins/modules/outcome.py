@@ -19,18 +19,24 @@ description:
   - Fails the run when an identity failed or was denied, unless told otherwise.
 author:
   - nhi.lifecycle contributors
+extends_documentation_fragment:
+  - action_common_attributes
+  - action_common_attributes.flow
 attributes:
-  check_mode:
-    support: full
-    description: Read-only.
-  diff_mode:
-    support: none
   action:
     support: full
   async:
     support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details: Only reads; runs the same in check mode.
+  diff_mode:
+    support: none
   platform:
-    platforms: posix
+    platforms: all
+    details: Runs on the controller, once for the play (use C(run_once=true)).
 options:
   event:
     description: The event, for the report.

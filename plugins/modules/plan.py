@@ -19,18 +19,24 @@ description:
   - Returns one C(policy) evidence entry per identity, naming the rule that decided.
 author:
   - nhi.lifecycle contributors
+extends_documentation_fragment:
+  - action_common_attributes
+  - action_common_attributes.flow
 attributes:
-  check_mode:
-    support: full
-    description: Read-only; it plans the same way in check mode.
-  diff_mode:
-    support: none
   action:
     support: full
   async:
     support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details: Only reads; runs the same in check mode.
+  diff_mode:
+    support: none
   platform:
-    platforms: posix
+    platforms: all
+    details: Runs on the controller, once for the play (use C(run_once=true)).
 options:
   event:
     description: The lifecycle event to plan.
@@ -79,7 +85,7 @@ options:
     default: 16
 notes:
   - The identities are read from the inventory itself rather than through C(hostvars), which would cost about a
-    millisecond per identity; set the C(nhi) variable with the M(nhi.lifecycle.catalog) inventory plugin.
+    millisecond per identity; set the C(nhi) variable with the P(nhi.lifecycle.catalog#inventory) inventory plugin.
 seealso:
   - module: nhi.lifecycle.outcome
 """
