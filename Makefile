@@ -214,3 +214,26 @@ clean:
 	rm -rf $(VENV) $(VENV219) $(RUN) tests/output docs/build bench/results .pytest_cache .hypothesis
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
 	@echo "make clean: kept evidence/ (audit records of past runs); remove it by hand if you mean to."
+
+# ---------------------------------------------------------------- docs
+# Added by the docs-site owner (docs/docsite/, requirements/docs.txt).
+# make docs: the documentation site (guides from docs/*.md and the plugin
+# reference from antsibull-docs) into docs/build/html, offline, with every
+# Sphinx warning an error. requirements/docs.txt goes into .venv on first use
+# and again when it changes. DOCS_ARGS=--allow-plugin-errors renders a plugin
+# whose documentation does not validate as an error page instead of failing.
+DOCS_STAMP := $(VENV)/.nhi-docs-requirements.stamp
+DOCS_ARGS ?=
+
+$(DOCS_STAMP): requirements/docs.txt $(STAMP)
+	@echo "make docs: installing requirements/docs.txt into $(VENV) (log: $(RUN)/pip-docs.log)"
+	@if ! $(PY) -m pip install --disable-pip-version-check -r requirements/docs.txt >$(RUN)/pip-docs.log 2>&1; then \
+	  grep -v "^WARNING: Location '" $(RUN)/pip-docs.log | tail -n 30 >&2; \
+	  echo "make docs: pip install failed; full log: $(RUN)/pip-docs.log" >&2; \
+	  exit 1; \
+	fi
+	@touch $@
+
+.PHONY: docs
+docs: venv $(DOCS_STAMP)
+	@cd $(ROOT) && $(PY) docs/docsite/build.py $(DOCS_ARGS)

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ name: catalog
 short_description: The catalog of non-human identities, one inventory host per identity
 version_added: 0.1.0
 author:
-  - nhi.lifecycle maintainers
+  - nhi.lifecycle contributors (@nhi-lifecycle)
 description:
   - Reads a catalog of non-human identities (NHIs) from a C(*.nhi.yml) or C(*.nhi.yaml) file and adds one
     inventory host per identity, named after the identity.
@@ -40,7 +41,7 @@ options:
     description:
       - Fields deep-merged under every identity of this file (mappings merge, other values replace).
       - A kind block (V(aws), V(gcp), V(vault), V(scim)) in C(defaults) applies only to identities of that kind.
-      - Anything an identity may carry except O(identities[].name).
+      - Anything an identity may carry except C(identities[].name).
     type: dict
     default: {}
   known_owners:

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ description:
   - Returns, for each IAM user named in the terms, the list of its access keys with id, status, creation time,
     age in days and last use. Never returns secrets.
 author:
-  - nhi.lifecycle contributors
+  - nhi.lifecycle contributors (@nhi-lifecycle)
 extends_documentation_fragment:
   - nhi.lifecycle.aws
   - nhi.lifecycle.aws.plugins
@@ -69,4 +70,3 @@ class LookupModule(LookupBase):
             return out
         except NHIError as exc:
             raise AnsibleError("nhi.lifecycle.aws_access_keys: %s" % exc)
-

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 #
 # This module_utils file is for internal use by the nhi.lifecycle collection
@@ -74,6 +75,16 @@ _GONE_CODES = {"NoSuchEntity", "NoSuchEntityException"}
 _DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 _BAD_CRED_CODES = {"InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidAccessKeyId",
                    "UnrecognizedClientException", "AuthFailure"}
+
+
+USER_NAME_RE = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+
+
+def check_user_name(name, where="user_name"):
+    """Refuse what IAM cannot hold as a user name, before any call: a batch with one bad name changes nothing."""
+    if not isinstance(name, str) or not USER_NAME_RE.fullmatch(name):
+        raise NHIError("%r is not an IAM user name" % (name,), where=where,
+                       hint="use 1-64 characters of letters, digits and + = , . @ _ -")
 
 
 def error_code(exc):
@@ -246,6 +257,23 @@ class AWSConnection(object):
             return False, code
         raise NHIError("proving key %s: STS answered HTTP %d (%s)" % (access_key_id, response.status_code, code),
                        where=url, retryable=True)
+
+
+def retried(outcome):
+    """Whether botocore sent the call more than once (a response dict, a ClientError or another error).
+
+    A call that failed without an answer (connection lost, read timeout)
+    after retries may have been processed by any of its attempts: True.
+    """
+    if outcome is None:
+        return False
+    if isinstance(outcome, dict):
+        return int((outcome.get("ResponseMetadata") or {}).get("RetryAttempts") or 0) > 0
+    if HAS_BOTO3 and isinstance(outcome, botocore.exceptions.ClientError):
+        return int((outcome.response.get("ResponseMetadata") or {}).get("RetryAttempts") or 0) > 0
+    if HAS_BOTO3 and isinstance(outcome, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)):
+        return True
+    return False
 
 
 SUSPEND_POLICY = "nhi-suspended"

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 #
 # This module_utils file is for internal use by the nhi.lifecycle collection
@@ -28,6 +29,7 @@ it never counts as "rejected".
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.parse
 
@@ -86,6 +88,32 @@ def argument_spec():
 
 
 # --- names ---------------------------------------------------------------
+
+ACCOUNT_ID_RE = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+# A project id, optionally domain-scoped (example.com:my-project).
+PROJECT_RE = re.compile(r"(?:[a-z0-9][a-z0-9.-]{0,62}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
+EMAIL_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}@[a-z0-9][a-z0-9.-]{0,253}\.gserviceaccount\.com")
+
+
+def check_names(account_id, project, where="account_id"):
+    """Refuse an account id, email or project that is not one, before it becomes part of a URL path.
+
+    The names go into ``projects/<project>/serviceAccounts/<email>``, and requests resolves '..' segments:
+    an unchecked ``../..`` would send the call, with the automation's credentials, to another API path.
+    """
+    if not isinstance(account_id, str) or not (EMAIL_RE.fullmatch(account_id) if "@" in account_id
+                                               else ACCOUNT_ID_RE.fullmatch(account_id)):
+        raise NHIError("account_id %r is not a GCP account id or service-account email" % (account_id,), where=where,
+                       hint="use 6-30 characters matching ^[a-z][a-z0-9-]{4,28}[a-z0-9]$, or the account's email")
+    check_project(project)
+
+
+def check_project(project, where="project"):
+    """See :func:`check_names`; ``None`` (not given) passes."""
+    if project is not None and not (isinstance(project, str) and PROJECT_RE.fullmatch(project)):
+        raise NHIError("project %r is not a GCP project id" % (project,), where=where,
+                       hint="use 6-30 characters matching ^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+
 
 def account_email(account, project):
     """``account`` is an account id (``ci-deployer``) or already an email."""
@@ -272,6 +300,8 @@ class GCPConnection(object):
             raise NHIError("the GCP endpoint %r is not an http(s) URL" % self.endpoint,
                            where="gcp_endpoint / NHI_GCP_ENDPOINT", hint="use a URL such as https://iam.googleapis.com")
         self.project = options.get("gcp_project")
+        if self.project:
+            check_project(self.project, where="gcp_project / GOOGLE_CLOUD_PROJECT")
         self.token_uri = options.get("gcp_token_uri")
         self.timeout = int(options.get("gcp_timeout", 15))
         self.retries = int(options.get("gcp_retries", 5))

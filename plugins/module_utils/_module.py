@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 #
 # This module_utils file is for internal use by the nhi.lifecycle collection
@@ -19,8 +20,11 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import math
 import os
 import signal
+import sys
+import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -81,7 +85,10 @@ class NHIModule(object):
         spec.update(_strip_required(self.target_spec))
         if extra_spec:
             spec.update(extra_spec)
-        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode)
+        try:
+            self.module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode)
+        except (ArithmeticError, TypeError) as exc:
+            _fail_early("invalid input, nothing was changed: %s" % _core_input_error(exc))
         self.params = self.module.params
         self.check_mode = self.module.check_mode
         self.diff_mode = self.module._diff
@@ -101,6 +108,9 @@ class NHIModule(object):
         items = raw if raw is not None else [{}]
         validator = ArgumentSpecValidator(self.target_spec, mutually_exclusive=self.mutually_exclusive,
                                           required_if=self.required_if)
+        known = set(self.target_spec)
+        for opt in self.target_spec.values():
+            known.update(opt.get("aliases") or ())
         targets, errors = [], []
         for index, item in enumerate(items):
             where = "targets[%d]" % index if raw is not None else "module options"
@@ -108,8 +118,13 @@ class NHIModule(object):
                 errors.append("%s: expected a dict, got %s" % (where, type(item).__name__))
                 continue
             merged = dict(defaults)
-            merged.update({k: v for k, v in item.items() if v is not None})
-            result = validator.validate(merged)
+            # None means "unset" for a known option; an unknown key stays, so that it is reported.
+            merged.update({k: v for k, v in item.items() if v is not None or k not in known})
+            try:
+                result = validator.validate(merged)
+            except (ArithmeticError, TypeError) as exc:  # see _core_input_error()
+                errors.append("%s: %s" % (where, _core_input_error(exc)))
+                continue
             if result.error_messages:
                 name = merged.get("identity") or merged.get("name") or merged.get("user_name") or ""
                 label = "%s%s" % (where, " (%s)" % name if name else "")
@@ -117,6 +132,7 @@ class NHIModule(object):
                 continue
             target = result.validated_parameters
             try:
+                _check_finite(self.target_spec, target)
                 self.validate_target(target)
             except NHIError as exc:
                 name = target.get("identity") or ""
@@ -221,6 +237,36 @@ class NHIModule(object):
             self.module.fail_json(msg="internal error: a result would have carried secret material; "
                                       "it was withheld. Please report this as a bug.",
                                   identities=[r.get("identity") for r in out.get("results", [])] or None)
+
+
+def _check_finite(spec, target):
+    """NaN and infinity pass Ansible's float check; a proof deadline of inf would wait forever."""
+    for name, opt in spec.items():
+        value = target.get(name)
+        if opt.get("type") == "float" and isinstance(value, float) and not math.isfinite(value):
+            raise NHIError("%s must be a finite number, got %r" % (name, value), where=name)
+
+
+def _core_input_error(exc):
+    """Describe the two ways ansible-core's argument checker crashes on bad input; re-raise anything else.
+
+    * ``check_type_int("inf")`` lets OverflowError out (ansible/ansible#87253);
+    * a number, a boolean or a list of scalars given for a dict option with sub-options raises TypeError in
+      ``set_fallbacks`` (ansible/ansible#81631).
+    Both are invalid input, and are reported as such instead of a traceback.
+    """
+    if isinstance(exc, ArithmeticError):
+        return "an integer option cannot be infinite (%s)" % exc
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames and frames[-1].name == "set_fallbacks":
+        return "an option that takes a dictionary was given something else (%s)" % exc
+    raise exc
+
+
+def _fail_early(msg):
+    """Fail like fail_json() when there is no AnsibleModule to do it (its constructor raised)."""
+    print("\n" + json.dumps({"failed": True, "msg": msg}))
+    sys.exit(1)
 
 
 def copy_target(target):

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 #
 # This module_utils file is for internal use by the nhi.lifecycle collection
@@ -15,6 +16,7 @@ pool, a timeout on every call and TLS verification on by default.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import threading
 
@@ -111,17 +113,58 @@ def translate(exc, what, where=None):
     return NHIError("%s: %s: %s" % (what, type(exc).__name__, _short(exc)), where=where)
 
 
+def _ambiguous(exc):
+    """A transport error after which the request may or may not have been processed."""
+    if not HAS_HVAC or isinstance(exc, requests.exceptions.SSLError):
+        return False
+    return isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout))
+
+
 def _short(exc):
     text = str(exc).strip()
     return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
+# Requests that may be sent again after the connection broke or timed out
+# mid-answer: reads, and writes that set the same thing twice. A KV data write
+# is never replayed this way (kv_write checks whether it landed instead), nor
+# is a mint (a secret id, a token) or a login: replaying one would leave a
+# credential that nothing knows about.
+_REPLAYABLE_METHODS = frozenset(("GET", "HEAD", "LIST", "OPTIONS", "DELETE"))
+_REPLAYABLE_POST = re.compile(
+    r"^/v1/.+/(metadata|destroy)/|/secret-id-accessor/(lookup|destroy)$|/secret-id/lookup$"
+    r"|/auth/token/(lookup|lookup-accessor|revoke-accessor)$")
+
+
+def replayable(method, url):
+    """True when a request may be replayed after a read error (reset, read timeout)."""
+    method = (method or "").upper()
+    if method in _REPLAYABLE_METHODS:
+        return True
+    path = (url or "").split("?", 1)[0]
+    if "://" in path:
+        path = "/" + path.split("://", 1)[1].partition("/")[2]
+    return method == "POST" and bool(_REPLAYABLE_POST.search(path))
+
+
+if HAS_HVAC:
+    class _Retry(Retry):
+        """urllib3's Retry, except that a read error replays only :func:`replayable` requests."""
+
+        def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+            if error is not None and self._is_read_error(error) and not replayable(method, url):
+                return Retry.increment(self.new(read=0), method=method, url=url, response=response, error=error,
+                                       _pool=_pool, _stacktrace=_stacktrace)
+            return super(_Retry, self).increment(method=method, url=url, response=response, error=error,
+                                                 _pool=_pool, _stacktrace=_stacktrace)
+
+
 def _session(options, pool_size):
     retries = int(options.get("vault_retries", 5))
-    # read=0: a request that reached the server and then timed out is not
-    # replayed, because replaying a mint would leave an untracked credential.
-    retry = Retry(
-        total=retries, connect=retries, read=0, status=retries,
+    # A request that reached the server and then lost its answer is replayed
+    # only when that is harmless (see replayable()).
+    retry = _Retry(
+        total=retries, connect=retries, read=retries, status=retries,
         backoff_factor=0.2, backoff_jitter=0.3, backoff_max=10,
         status_forcelist=RETRY_STATUS, respect_retry_after_header=True,
         allowed_methods=None, raise_on_status=False,
@@ -229,14 +272,47 @@ class VaultConnection(object):
         return (response or {}).get("data")
 
     def kv_write(self, mount, path, data, cas=None):
-        """Write with check-and-set; return the new version number."""
+        """Write with check-and-set; return the new version number.
+
+        With ``cas``, a write whose answer was lost (connection reset, read
+        timeout) is not simply failed: the secret is read back. If our data
+        is the version after ``cas``, the write landed; if the secret is
+        still at ``cas``, the write did not land and is sent again; anything
+        else is a lost race (Conflict).
+        """
         where = "vault kv %s/%s" % (mount, path)
-        try:
-            response = self.client.secrets.kv.v2.create_or_update_secret(
-                path=path, secret=data, cas=cas, mount_point=mount)
-        except Exception as exc:
-            raise translate(exc, "storing the credential", where)
-        return ((response or {}).get("data") or {}).get("version")
+        attempts = 3 if cas is not None else 1
+        for attempt in range(attempts):
+            try:
+                response = self.client.secrets.kv.v2.create_or_update_secret(
+                    path=path, secret=data, cas=cas, mount_point=mount)
+                return ((response or {}).get("data") or {}).get("version")
+            except Exception as exc:
+                err = translate(exc, "storing the credential", where)
+                if cas is None or not _ambiguous(exc) or attempt == attempts - 1:
+                    raise err
+            try:
+                landed = self._landed(mount, path, data, cas)
+            except Conflict:
+                raise
+            except NHIError:
+                raise err
+            if landed:
+                return landed
+        raise err  # pragma: no cover - the loop returns or raises
+
+    def _landed(self, mount, path, data, cas):
+        """After an ambiguous cas write: its version if it landed, None if it did not."""
+        meta = self.kv_metadata(mount, path) or {}
+        current = int(meta.get("current_version") or 0)
+        if current == int(cas):
+            return None
+        written, _meta = self.kv_read(mount, path, version=int(cas) + 1)
+        if written == data and current == int(cas) + 1:
+            return current
+        raise Conflict("storing the credential: the stored secret changed under us (check-and-set)",
+                       where="vault kv %s/%s" % (mount, path), hint="another run wrote it first; run again to re-read",
+                       status=400)
 
     def kv_update_metadata(self, mount, path, custom_metadata=None, max_versions=None, cas_required=None):
         where = "vault kv %s/%s" % (mount, path)
@@ -298,9 +374,37 @@ def check_store(store, where="store"):
     path = store["path"]
     mount = store.get("mount") or "secret"
     for label, value in (("path", path), ("mount", mount)):
-        if value.startswith("/") or ".." in value.split("/") or "//" in value or not value.strip("/"):
+        if malformed_path(value):
             raise NHIError("malformed KV path %r" % value, where="%s.%s" % (where, label),
                            hint="use a relative path such as nhi/dev/ci-deployer, without '..' or a leading '/'")
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def malformed_path(value):
+    """True for a Vault path that is empty, absolute, or has an empty, '.' or '..' segment or a control character.
+
+    The same rule as the catalog's store paths. requests normalises '.' and '..' segments away before the
+    request is sent, so such a path would name another secret than the one asked for.
+    """
+    if not isinstance(value, str) or value.startswith("/") or _CONTROL_RE.search(value):
+        return True
+    segments = value.rstrip("/").split("/")
+    return not value.strip("/") or any(seg in ("", ".", "..") for seg in segments)
+
+
+class PartiallyStored(NHIError):
+    """The credential was written to the store, but its custom metadata was not.
+
+    The credential is the stored one now: callers must not roll it back
+    (that would leave a stored credential that does not work). ``version``
+    is the KV version that holds it.
+    """
+
+    def __init__(self, message, version=None, **kwargs):
+        super(PartiallyStored, self).__init__(message, **kwargs)
+        self.version = version
 
 
 def store_credential(conn, store, data, metadata, cas):
@@ -308,11 +412,19 @@ def store_credential(conn, store, data, metadata, cas):
 
     The values in ``metadata`` must not be secret: they are readable by
     anyone with metadata access, and reconcile reads them instead of the
-    secret itself.
+    secret itself. When the data is written but the metadata is not, this
+    raises :class:`PartiallyStored`: the credential must then be kept.
     """
     mount, path = store.get("mount") or "secret", store["path"]
     version = conn.kv_write(mount, path, data, cas=cas)
-    conn.kv_update_metadata(mount, path, custom_metadata={k: str(v) for k, v in metadata.items() if v is not None})
+    try:
+        conn.kv_update_metadata(mount, path,
+                                custom_metadata={k: str(v) for k, v in metadata.items() if v is not None})
+    except NHIError as exc:
+        raise PartiallyStored("the credential is stored (version %s) but its custom metadata is not: %s"
+                              % (version, exc.message), version=version, where=exc.where,
+                              hint="run again: the next run finishes the job and rewrites the metadata",
+                              retryable=exc.retryable, status=exc.status)
     return version
 
 
@@ -321,7 +433,8 @@ def store_credential(conn, store, data, metadata, cas):
 # that a batch of thousands of targets uses one session and one client.
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_DURATION_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
+_MAX_DURATION = 2 ** 63 // 10 ** 9   # Vault keeps durations as Go time.Duration (int64 nanoseconds)
 
 
 def duration_seconds(value, where=None):
@@ -335,21 +448,29 @@ def duration_seconds(value, where=None):
     if isinstance(value, bool):
         raise NHIError("expected a duration such as 3600, 90s, 15m, 1h or 7d, got %r" % (value,), where=where)
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise NHIError("expected a finite duration, got %r" % (value,), where=where)
         if value < 0:
             raise NHIError("a duration cannot be negative, got %r" % (value,), where=where)
-        return int(value)
-    text = str(value).strip().lower()
-    if text.isdigit():
-        return int(text)
-    total, pos = 0.0, 0
-    for match in _DURATION_RE.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        pos = match.end()
-    if not text or pos != len(text):
-        raise NHIError("expected a duration such as 3600, 90s, 15m, 1h30m or 7d, got %r" % (value,), where=where)
-    return int(total)
+        seconds = int(value)
+    else:
+        text = str(value).strip().lower()
+        if text.isascii() and text.isdigit():
+            seconds = int(text)
+        else:
+            total, pos = 0.0, 0
+            for match in _DURATION_RE.finditer(text):
+                if match.start() != pos:
+                    break
+                total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+                pos = match.end()
+            if not text or pos != len(text) or not math.isfinite(total):
+                raise NHIError("expected a duration such as 3600, 90s, 15m, 1h30m or 7d, got %r" % (value,),
+                               where=where)
+            seconds = int(total)
+    if seconds > _MAX_DURATION:
+        raise NHIError("the duration %r is longer than Vault can hold (%d s)" % (value, _MAX_DURATION), where=where)
+    return seconds
 
 
 def check_cidrs(values, where, require_prefix=False):

@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ description:
     store. A key that was minted but could not be stored is deleted at once.
   - Takes one target, or a batch in I(targets) worked through by a bounded pool of workers.
 author:
-  - nhi.lifecycle contributors
+  - nhi.lifecycle contributors (@nhi-lifecycle)
 extends_documentation_fragment:
+  - action_common_attributes
   - nhi.lifecycle.aws
   - nhi.lifecycle.vault
   - nhi.lifecycle.batch
 attributes:
+  platform:
+    support: full
+    platforms: posix
   check_mode:
     support: full
     description: Reports what would change; mints, stores and deletes nothing.
@@ -155,7 +160,7 @@ access_key_id:
   returned: success
   type: str
   sample: AKIAIOSFODNN7EXAMPLE
-keys:
+access_keys:
   description: The user's keys afterwards, without secrets.
   returned: success
   type: list
@@ -314,31 +319,75 @@ class AccessKeys(object):
         data, meta = self.vault.kv_read(mount, path)
         return data, meta
 
-    def mint_and_store(self, rec, t, cas):
-        """Create a key and write it straight into the store; roll back if storing fails."""
-        user, store = t["user_name"], t["store"]
-        with rec.step("mint", "aws_iam", "iam:CreateAccessKey", "user/%s" % user) as st:
-            if self.nm.check_mode:
-                return None
+    def drop_phantoms(self, rec, user, keep):
+        """Delete keys minted by a replayed CreateAccessKey whose first answer was lost.
+
+        botocore replays a request after a reset or a read timeout; when the
+        lost answer was a created key, that key exists but its secret is
+        nowhere. Run under the identity lock, after a mint that was retried:
+        every key other than ``keep`` (the keys read before the mint, and the
+        new one) is such a key.
+        """
+        try:
+            phantoms = [k["AccessKeyId"] for k in self.list_keys(user) if k["AccessKeyId"] not in keep]
+        except NHIError as exc:
+            rec.add("rollback", "aws_iam", "iam:ListAccessKeys", "user/%s" % user, "failed", error=str(exc),
+                    details={"reason": "checking for a key minted by a replayed request"})
+            return 0
+        for key_id in phantoms:
             try:
-                created = self.aws.iam.create_access_key(UserName=user)["AccessKey"]
-            except Exception as exc:
-                raise _aws.translate(exc, "creating an access key for %r" % user)
-            key_id, secret = created["AccessKeyId"], created["SecretAccessKey"]
-            self.nm.secrets.add(secret)
-            del created
-            st.details["key_id"] = key_id
-            st.target = "user/%s#%s" % (user, key_id)
+                self.aws.iam.delete_access_key(UserName=user, AccessKeyId=key_id)
+                rec.add("rollback", "aws_iam", "iam:DeleteAccessKey", "user/%s#%s" % (user, key_id), "changed",
+                        details={"key_id": key_id, "reason": "minted by a replayed request whose answer was lost"})
+            except Exception as exc:  # pylint: disable=broad-except
+                err = _aws.translate(exc, "deleting key %s" % key_id)
+                rec.add("rollback", "aws_iam", "iam:DeleteAccessKey", "user/%s#%s" % (user, key_id),
+                        "unchanged" if isinstance(err, NotFound) else "failed",
+                        error=None if isinstance(err, NotFound) else str(err), details={"key_id": key_id})
+        return len(phantoms)
+
+    def mint_and_store(self, rec, t, cas, known=(), again=True):
+        """Create a key and write it straight into the store; roll back if storing fails.
+
+        ``known`` are the ids of the user's keys before the mint.
+        """
+        user, store = t["user_name"], t["store"]
+        try:
+            with rec.step("mint", "aws_iam", "iam:CreateAccessKey", "user/%s" % user) as st:
+                if self.nm.check_mode:
+                    return None
+                try:
+                    response = self.aws.iam.create_access_key(UserName=user)
+                except Exception as exc:
+                    raise _aws.translate(exc, "creating an access key for %r" % user)
+                created = response["AccessKey"]
+                key_id, secret = created["AccessKeyId"], created["SecretAccessKey"]
+                self.nm.secrets.add(secret)
+                del created
+                retried = _aws.retried(response)
+                del response
+                st.details["key_id"] = key_id
+                st.target = "user/%s#%s" % (user, key_id)
+        except NHIError as exc:
+            if _aws.retried(exc.__cause__ or exc.__context__) and self.drop_phantoms(rec, user, set(known)) and again:
+                # The replay failed only because the lost key took the slot.
+                return self.mint_and_store(rec, t, cas, known, again=False)
+            raise
+        if retried:
+            self.drop_phantoms(rec, user, set(known) | {key_id})
         minted_at = iso()
         data = {"access_key_id": key_id, "secret_access_key": secret, "identity": t["identity"],
                 "user_name": user, "minted_at": minted_at, "run_id": self.nm.params.get("run_id")}
-        metadata = {"nhi_identity": t["identity"], "kind": "aws_access_key", "access_key_id": key_id,
-                    "user_name": user, "minted_at": minted_at, "run_id": self.nm.params.get("run_id")}
+        metadata = _stored_metadata(data)
         try:
             with rec.step("store", "vault", "kv2:write(cas=%s)" % cas,
                           "vault:%s/%s" % (store.get("mount") or "secret", store["path"])) as st:
                 version = _vault.store_credential(self.vault, store, data, metadata, cas)
                 st.details.update({"kv_version": version, "key_id": key_id, "cas": cas})
+        except _vault.PartiallyStored:
+            # The key is the stored one now (only its custom metadata is
+            # missing): keep it. The next run finishes the rotation.
+            raise
         except NHIError:
             # The key exists only in this process now: delete it, so that no
             # key that nothing knows about is left behind.
@@ -354,6 +403,21 @@ class AccessKeys(object):
         finally:
             del data
         return key_id, secret, version
+
+    def repair_metadata(self, rec, t, stored, meta):
+        """A run stopped between writing the key and its custom metadata: make the metadata match."""
+        want = _stored_metadata(stored)
+        have = (meta or {}).get("custom_metadata") or {}
+        if have.get("access_key_id") == want["access_key_id"]:
+            return False
+        store = t["store"]
+        mount = store.get("mount") or "secret"
+        with rec.step("store", "vault", "kv2:metadata", "vault:%s/%s" % (mount, store["path"]),
+                      details={"reason": "custom metadata did not match the stored key", "key_id": stored_id_of(stored)}):
+            if not self.nm.check_mode:
+                self.vault.kv_update_metadata(mount, store["path"],
+                                              custom_metadata={k: str(v) for k, v in want.items() if v is not None})
+        return True
 
     def destroy_versions(self, rec, t, versions):
         store = t["store"]
@@ -398,7 +462,7 @@ class AccessKeys(object):
                 keys = []
                 st.details["user_exists"] = False
             st.details["keys"] = len(keys)
-        before = {"keys": [_key_view(k, now) for k in keys]}
+        before = {"access_keys": [_key_view(k, now) for k in keys]}
         stored, meta = (None, None)
         if t["state"] != "inactive":
             stored, meta = self.read_store(t["store"])
@@ -436,6 +500,7 @@ class AccessKeys(object):
                 action = "deleted"
         else:
             working = current is not None and current.get("Status") == "Active"
+            repaired = current is not None and self.repair_metadata(rec, t, stored, meta)
             due = False
             if working and state == "rotated":
                 age = age_days(current.get("CreateDate"), now) or 0.0
@@ -458,8 +523,10 @@ class AccessKeys(object):
                 for key_id, (secret, _old) in sorted(previous.items()):
                     self.prove(rec, t, "prove_old_rejected", key_id, secret, "rejected")
                 if previous:
-                    self.destroy_versions(rec, t, [v for _, v in previous.values()])
+                    self.destroy_versions(rec, t, [version_ for _secret, version_ in previous.values()])
                     action = "resumed"
+            if repaired and action == "unchanged":
+                action = "resumed"
         if action != "unchanged":
             result["changed"] = True
         result["action"] = action
@@ -467,11 +534,11 @@ class AccessKeys(object):
         if hint:
             stored_id, version = hint
         after_keys = keys if self.nm.check_mode or action == "unchanged" or not keys else self.list_keys(user)
-        result["keys"] = [_key_view(k, utcnow()) for k in after_keys]
+        result["access_keys"] = [_key_view(k, utcnow()) for k in after_keys]
         if t["include_last_used"]:
-            for view in result["keys"]:
+            for view in result["access_keys"]:
                 view["last_used"] = self.last_used(view["access_key_id"])
-        working_ids = [k["access_key_id"] for k in result["keys"] if k["status"] == "Active"]
+        working_ids = [k["access_key_id"] for k in result["access_keys"] if k["status"] == "Active"]
         result["access_key_id"] = stored_id if stored_id in working_ids else None
         if t["state"] == "absent":
             result["access_key_id"] = None
@@ -480,7 +547,7 @@ class AccessKeys(object):
                                 "version": None if t["state"] == "absent" else version}
         if self.nm.diff_mode:
             result["diff"] = {"before": before,
-                              "after": {"keys": result["keys"], "stored_key_id": result.get("access_key_id")},
+                              "after": {"access_keys": result["access_keys"], "stored_key_id": result.get("access_key_id")},
                               "before_header": "iam user %s" % user, "after_header": "iam user %s" % user}
 
     def _finish(self, t, rec, user, stored_id, stored_secret, version, others, current, now):
@@ -502,7 +569,7 @@ class AccessKeys(object):
                 self.prove(rec, t, "prove_old_rejected", key_id, previous[key_id][0], "rejected")
             else:
                 self.prove_absent(rec, t, key_id)
-        stale = [v for _, v in previous.values()]
+        stale = [version_ for _secret, version_ in previous.values()]
         if stale:
             self.destroy_versions(rec, t, stale)
         return "resumed"
@@ -540,7 +607,7 @@ class AccessKeys(object):
             self.delete(rec, user, victim["AccessKeyId"])
             self.prove_absent(rec, t, victim["AccessKeyId"])
             keys = [k for k in keys if k is not victim]
-        minted = self.mint_and_store(rec, t, cas=version or 0)
+        minted = self.mint_and_store(rec, t, cas=version or 0, known=[k["AccessKeyId"] for k in keys])
         if minted is None:  # check mode
             return "rotated" if working else "minted"
         new_id, new_secret, new_version = minted
@@ -569,7 +636,18 @@ class AccessKeys(object):
         return "rotated" if rotated or working else "minted"
 
 
+def stored_id_of(stored):
+    return (stored or {}).get("access_key_id")
+
+
+def _stored_metadata(data):
+    """The non-secret fields of a stored key pair, repeated in the secret's custom metadata."""
+    return {"nhi_identity": data.get("identity"), "kind": "aws_access_key", "access_key_id": data.get("access_key_id"),
+            "user_name": data.get("user_name"), "minted_at": data.get("minted_at"), "run_id": data.get("run_id")}
+
+
 def _validate(target):
+    _aws.check_user_name(target["user_name"])
     if target["state"] != "inactive":
         _vault.check_store(target["store"])
     if target["max_age_days"] < 1:

@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ description:
     read) and flags keys that nothing stores.
   - Takes one target or a batch in I(targets).
 author:
-  - nhi.lifecycle contributors
+  - nhi.lifecycle contributors (@nhi-lifecycle)
 extends_documentation_fragment:
+  - action_common_attributes
   - nhi.lifecycle.aws
   - nhi.lifecycle.vault
   - nhi.lifecycle.batch
 attributes:
+  platform:
+    support: full
+    platforms: posix
   check_mode:
     support: full
     description: Read-only.
@@ -67,7 +72,7 @@ user_exists:
   returned: success
   type: bool
   sample: true
-keys:
+access_keys:
   description: The user's keys.
   returned: success
   type: list
@@ -89,7 +94,7 @@ results:
   returned: when targets is given
   type: list
   elements: dict
-  sample: [{"identity": "ci-deployer", "user_exists": true, "keys": []}]
+  sample: [{"identity": "ci-deployer", "user_exists": true, "access_keys": []}]
 summary:
   description: Counts for the batch.
   returned: when targets is given
@@ -130,7 +135,7 @@ def main():
 
     def one(t):
         exists, keys = read_keys(aws, t["user_name"], t["include_last_used"])
-        result = {"identity": t["identity"], "user_name": t["user_name"], "user_exists": exists, "keys": keys}
+        result = {"identity": t["identity"], "user_name": t["user_name"], "user_exists": exists, "access_keys": keys}
         if t.get("store"):
             meta = vault.kv_metadata(t["store"].get("mount") or "secret", t["store"]["path"]) or {}
             custom = meta.get("custom_metadata") or {}

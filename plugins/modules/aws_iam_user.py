@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ description:
     then the user.
   - Takes one target, or a batch in I(targets) worked through by a bounded pool of workers.
 author:
-  - nhi.lifecycle contributors
+  - nhi.lifecycle contributors (@nhi-lifecycle)
 extends_documentation_fragment:
+  - action_common_attributes
   - nhi.lifecycle.aws
   - nhi.lifecycle.batch
 attributes:
+  platform:
+    support: full
+    platforms: posix
   check_mode:
     support: full
     description: Reports what would change and changes nothing.
@@ -427,13 +432,14 @@ def _unquote(text):
 
 
 def _validate(target):
+    _aws.check_user_name(target["user_name"])
     path = target["path"]
     if not (path.startswith("/") and path.endswith("/")) or len(path) > 512:
         raise NHIError("IAM path %r must start and end with '/'" % path, where="path", hint="for example /nhi/")
     for pname, doc in (target.get("inline_policies") or {}).items():
         try:
             parsed = _doc(doc)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise NHIError("inline policy %r is not valid JSON (%s)" % (pname, exc), where="inline_policies.%s" % pname)
         if not isinstance(parsed, dict) or "Statement" not in parsed:
             raise NHIError("inline policy %r has no Statement" % pname, where="inline_policies.%s" % pname,

@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ description:
     I(fail_on_error=false).
   - Use I(version) to prove that a rotated-out credential (an older KV version) is rejected.
 author:
-  - nhi.lifecycle contributors
+  - nhi.lifecycle contributors (@nhi-lifecycle)
 extends_documentation_fragment:
+  - action_common_attributes
   - nhi.lifecycle.aws
   - nhi.lifecycle.vault
   - nhi.lifecycle.gcp
   - nhi.lifecycle.batch
 attributes:
+  platform:
+    support: full
+    platforms: posix
   check_mode:
     support: full
     description: A proof only reads, so it runs in check mode too.
@@ -148,6 +153,14 @@ SYSTEMS = {"aws_access_key": "aws_sts", "vault_approle": "vault", "vault_token":
            "gcp_service_account_key": "gcp_oauth"}
 
 
+def _validate(target):
+    _vault.check_store(target["store"])
+    if target.get("version") is not None and target["version"] < 1:
+        raise NHIError("versions are numbered from 1", where="version")
+    if target["proof_deadline"] < 0:
+        raise NHIError("proof_deadline cannot be negative", where="proof_deadline")
+
+
 def main():
     nm = NHIModule(
         target_spec=dict(
@@ -159,7 +172,7 @@ def main():
             proof_deadline=dict(type="float", default=30.0),
         ),
         connection_specs=(_aws.argument_spec(), _vault.argument_spec(), _gcp.argument_spec()),
-        validate=lambda t: _vault.check_store(t["store"]),
+        validate=_validate,
         default_identity=lambda t: t["store"]["path"].rstrip("/").split("/")[-1],
     )
     workers = nm.params["workers"]

@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ description:
     class into C(summary.json) and the report.
   - See the reconcile guide for the drift classes, their severity and their remediation.
 author:
-  - nhi.lifecycle contributors
+  - nhi.lifecycle contributors (@nhi-lifecycle)
 extends_documentation_fragment:
   - action_common_attributes
   - action_common_attributes.flow

@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ description:
   - Disabling and deleting are checked by reading the account back, and the answer is recorded in the evidence.
   - Takes one target, or a batch in I(targets) worked through by a bounded pool of workers.
 author:
-  - nhi.lifecycle contributors
+  - nhi.lifecycle contributors (@nhi-lifecycle)
 extends_documentation_fragment:
+  - action_common_attributes
   - nhi.lifecycle.gcp
   - nhi.lifecycle.batch
 attributes:
+  platform:
+    support: full
+    platforms: posix
   check_mode:
     support: full
     description: Reports what would change and changes nothing.
@@ -35,10 +40,10 @@ options:
     type: str
   account_id:
     description:
+      - Required, here or in each item of I(targets).
       - The account id, 6 to 30 characters matching C(^[a-z][a-z0-9-]{4,28}[a-z0-9]$). The account's email is
         C(<account_id>@<project>.iam.gserviceaccount.com). A full email is accepted too.
     type: str
-    required: true
   display_name:
     description: The display name (at most 100 bytes). Left as it is when not given.
     type: str
@@ -274,9 +279,10 @@ class Accounts(object):
 def _validate(target):
     account_id = target["account_id"]
     local = account_id.split("@")[0]
-    if not ACCOUNT_ID_RE.match(local):
+    if not ACCOUNT_ID_RE.fullmatch(local):
         raise NHIError("account_id %r is not a GCP account id" % account_id, where="account_id",
                        hint="use 6-30 characters matching ^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+    _gcp.check_names(account_id, target.get("project") or None)
     if target.get("display_name") is not None and len(target["display_name"].encode("utf-8")) > 100:
         raise NHIError("display_name is longer than 100 bytes", where="display_name")
     if target.get("description") is not None and len(target["description"].encode("utf-8")) > 256:

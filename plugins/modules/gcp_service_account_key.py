@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ description:
   - Only user-managed keys are touched; the keys Google manages for the account are never listed or changed.
   - Takes one target, or a batch in I(targets) worked through by a bounded pool of workers.
 author:
-  - nhi.lifecycle contributors
+  - nhi.lifecycle contributors (@nhi-lifecycle)
 extends_documentation_fragment:
+  - action_common_attributes
   - nhi.lifecycle.gcp
   - nhi.lifecycle.vault
   - nhi.lifecycle.batch
 attributes:
+  platform:
+    support: full
+    platforms: posix
   check_mode:
     support: full
     description: Reports what would change; mints, stores, disables and deletes nothing.
@@ -40,9 +45,10 @@ options:
     description: The project of the service account. Defaults to I(gcp_project).
     type: str
   account_id:
-    description: The service account, as its account id (C(ci-deployer)) or its full email.
+    description:
+      - The service account, as its account id (C(ci-deployer)) or its full email.
+      - Required, here or in each item of I(targets).
     type: str
-    required: true
   state:
     description:
       - C(present) makes sure the account has exactly one working user-managed key and that it is stored;
@@ -362,6 +368,8 @@ class AccountKeys(object):
                 version = _vault.store_credential(self.vault, store, data, metadata, cas)
                 st.details.update({"kv_version": version, "key_id": key_id, "cas": cas})
             del data, text
+        except _vault.PartiallyStored:
+            raise  # the key is the stored one now: keep it
         except Exception:
             # The key exists only in this process now: delete it, so that no
             # key that nothing knows about is left behind.
@@ -580,6 +588,7 @@ class AccountKeys(object):
 
 
 def _validate(target):
+    _gcp.check_names(target["account_id"], target.get("project") or None)
     if target["state"] != "disabled":
         _vault.check_store(target["store"])
     if target["max_age_days"] < 1:

@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ description:
     whose account is gone.
   - Takes one target, or a batch in I(targets) worked through by a bounded pool of workers.
 author:
-  - nhi.lifecycle contributors
+  - nhi.lifecycle contributors (@nhi-lifecycle)
 extends_documentation_fragment:
+  - action_common_attributes
   - nhi.lifecycle.gcp
   - nhi.lifecycle.vault
   - nhi.lifecycle.batch
 attributes:
+  platform:
+    support: full
+    platforms: posix
   check_mode:
     support: full
     description: Reads only, so it runs the same in check mode.
@@ -35,9 +40,10 @@ options:
     description: The project of the service account. Defaults to I(gcp_project).
     type: str
   account_id:
-    description: The service account, as its account id or its email.
+    description:
+      - The service account, as its account id or its email.
+      - Required, here or in each item of I(targets).
     type: str
-    required: true
   key_types:
     description: Which keys to list. Google-managed (C(SYSTEM_MANAGED)) keys cannot be used outside Google.
     type: list

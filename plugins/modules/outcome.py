@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ description:
     produces a warning in Ansible, so a missing record fails the run here.
   - Fails the run when an identity failed or was denied, unless told otherwise.
 author:
-  - nhi.lifecycle contributors
+  - nhi.lifecycle contributors (@nhi-lifecycle)
 extends_documentation_fragment:
   - action_common_attributes
   - action_common_attributes.flow

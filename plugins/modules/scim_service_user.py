@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ description:
     proven by reading the user back. Every change carries C(If-Match) when the service offers ETags.
   - Takes one target, or a batch in I(targets) worked through by a bounded pool of workers.
 author:
-  - nhi.lifecycle contributors
+  - nhi.lifecycle contributors (@nhi-lifecycle)
 extends_documentation_fragment:
+  - action_common_attributes
   - nhi.lifecycle.scim
   - nhi.lifecycle.vault
   - nhi.lifecycle.batch
 attributes:
+  platform:
+    support: full
+    platforms: posix
   check_mode:
     support: full
     description: Reports what would change; creates, stores and deletes nothing.
@@ -37,9 +42,10 @@ attributes:
     description: Shows the user (no credential) and its groups before and after.
 options:
   user_name:
-    description: The SCIM C(userName) of the service user, unique within the service.
+    description:
+      - The SCIM C(userName) of the service user, unique within the service.
+      - Required, here or in each item of I(targets).
     type: str
-    required: true
   base_url:
     description:
       - The SCIM base URL of this target's service, as the catalog's C(scim.base_url). Defaults to

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 #
 # This plugin_utils file is for internal use by the nhi.lifecycle collection
@@ -289,7 +290,7 @@ def observe(nhi, reads, options=None):
             view["disabled_by"] = ", ".join(hits) or "tag nhi:state=suspended"
         view["credentials"] = [{"id": k.get("access_key_id"), "active": k.get("status") == "Active",
                                 "age_days": k.get("age_days"), "last_used": k.get("last_used")}
-                               for k in keys.get("keys") or []]
+                               for k in keys.get("access_keys") or keys.get("keys") or []]
     elif kind == "vault_approle":
         vault = nhi.get("vault") or {}
         role_name = vault.get("role_name") or nhi["name"]

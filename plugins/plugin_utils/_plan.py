@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, nhi.lifecycle contributors
 #
 # This plugin_utils file is for internal use by the nhi.lifecycle collection
@@ -105,9 +106,9 @@ def targets_for(nhi, event, decision, authority, options, now):
     elif kind == "vault_approle":
         vault = nhi.get("vault") or {}
         role = dict(role_name=vault.get("role_name") or nhi["name"], mount=vault.get("mount") or "approle")
-        settings = {k: vault[k] for k in ("token_policies", "token_ttl", "token_max_ttl", "secret_id_ttl",
-                                         "secret_id_num_uses", "secret_id_bound_cidrs", "token_bound_cidrs")
-                    if vault.get(k) not in (None, [], "")}
+        names = ("token_policies", "token_ttl", "token_max_ttl", "secret_id_ttl", "secret_id_num_uses",
+                 "secret_id_bound_cidrs", "token_bound_cidrs")
+        settings = {k: vault[k] for k in names if vault.get(k) not in (None, [], "")}
         ttl = _ttl_seconds(nhi, now)
         if ttl and "secret_id_ttl" not in settings:
             settings["secret_id_ttl"] = "%ds" % ttl

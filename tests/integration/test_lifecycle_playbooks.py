@@ -218,7 +218,7 @@ def test_two_rotations_at_once_rotate_each_identity_exactly_once(tmp_path, run_p
                                                                  aws_client_factory):
     import concurrent.futures
 
-    names = [unique_name("race") for _ in range(6)]
+    names = [unique_name("race%d" % index) for index in range(6)]
     inv = catalog(tmp_path, names)
     run_playbook("playbooks/provision.yml", inventory=inv).check()
     before = {name: stored(vault, name) for name in names}

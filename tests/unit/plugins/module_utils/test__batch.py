@@ -66,13 +66,13 @@ def test_a_slow_target_does_not_stall_the_rest():
 def test_budget_limits_rate_and_backs_off():
     bucket = _batch.RequestBudget("test", rate=50, max_rate=50)
     start = time.monotonic()
-    for _ in range(60):
+    for _request in range(60):
         bucket.acquire()
     elapsed = time.monotonic() - start
     assert elapsed >= 0.15  # 60 requests at 50/s with a burst of 50
     bucket.throttled()
     assert bucket.rate == 25 and bucket.throttle_events == 1
-    for _ in range(5):
+    for _success in range(5):
         bucket.ok()
     assert 25 < bucket.rate <= 50
 

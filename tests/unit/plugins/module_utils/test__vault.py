@@ -62,4 +62,15 @@ def test_session_retries_429_and_5xx_with_backoff():
     retry = session.get_adapter("https://x").max_retries
     assert 429 in retry.status_forcelist and 503 in retry.status_forcelist
     assert retry.respect_retry_after_header and retry.backoff_factor > 0
-    assert retry.read == 0  # a mint that reached the server is never replayed
+    # After a read error (reset, read timeout) only harmless requests are replayed:
+    # a mint, a login or a KV data write that reached the server never is.
+    from urllib3.exceptions import MaxRetryError, ProtocolError  # pylint: disable=import-outside-toplevel
+    lost = ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))
+    for method, url in (("GET", "/v1/secret/data/x"), ("LIST", "/v1/auth/approle/role"),
+                        ("POST", "/v1/secret/metadata/nhi/x"), ("POST", "/v1/secret/destroy/nhi/x"),
+                        ("POST", "/v1/auth/approle/role/r/secret-id-accessor/destroy")):
+        assert retry.increment(method, url, error=lost).read == retry.read - 1, (method, url)
+    for method, url in (("POST", "/v1/secret/data/nhi/x"), ("POST", "/v1/auth/approle/role/r/secret-id"),
+                        ("POST", "/v1/auth/token/create-orphan"), ("POST", "/v1/auth/approle/login")):
+        with pytest.raises(MaxRetryError):
+            retry.increment(method, url, error=lost)
