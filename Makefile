@@ -202,16 +202,41 @@ test: venv
 	rc=0; $(MAKE) integration || rc=$$?; \
 	if (( rc != 0 || $${#failed[@]} )); then exit 1; fi
 
-bench: venv
-	@if [[ -f bench/run.py ]]; then \
-	  $(PY) bench/run.py; \
-	else \
-	  echo "make bench: bench/run.py does not exist yet; nothing to run." >&2; exit 1; \
+PEER_VENV := $(ROOT)/.venv-peer
+PEER_STAMP := $(PEER_VENV)/.nhi-requirements.stamp
+# Options for bench/run.py, e.g. make bench BENCH_ARGS="--n 100,1000 --ops rotate"
+BENCH_ARGS ?=
+
+$(PEER_STAMP): bench/peer/requirements.txt
+	@if [[ -z "$(PYTHON311)" ]]; then \
+	  echo "make bench: no Python 3.11 for the peer venv: looked for $(PY311_PYENV) and python3.11 on PATH." >&2; \
+	  echo "Install it, run 'make bench PYTHON311=/path/to/python3.11', or skip the peer: make bench BENCH_ARGS='--contenders floor,ours'" >&2; \
+	  exit 1; \
 	fi
+	@mkdir -p $(RUN)
+	@if [[ ! -x $(PEER_VENV)/bin/python ]]; then \
+	  echo "make bench: creating $(PEER_VENV) with $(PYTHON311)"; \
+	  $(PYTHON311) -m venv $(PEER_VENV); \
+	fi
+	@echo "make bench: installing the peer contender (bench/peer/requirements.txt; log: $(RUN)/pip-venv-peer.log)"
+	@if ! $(PEER_VENV)/bin/python -m pip install --disable-pip-version-check \
+	    -r bench/peer/requirements.txt >$(RUN)/pip-venv-peer.log 2>&1; then \
+	  grep -v "^WARNING: Location '" $(RUN)/pip-venv-peer.log | tail -n 30 >&2; \
+	  echo "make bench: pip install failed; full log: $(RUN)/pip-venv-peer.log" >&2; \
+	  exit 1; \
+	fi
+	@touch $@
+
+# The peer venv is built only when the peer runs (the default; not with
+# BENCH_ARGS="--contenders floor,ours").
+BENCH_PEER := $(if $(findstring --contenders,$(BENCH_ARGS)),$(findstring peer,$(BENCH_ARGS)),yes)
+
+bench: venv $(if $(BENCH_PEER),$(PEER_STAMP))
+	@cd $(ROOT) && $(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	@-scripts/backends.sh stop 2>/dev/null
-	rm -rf $(VENV) $(VENV219) $(RUN) tests/output docs/build bench/results .pytest_cache .hypothesis
+	rm -rf $(VENV) $(VENV219) $(PEER_VENV) $(RUN) tests/output docs/build bench/results .pytest_cache .hypothesis
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
 	@echo "make clean: kept evidence/ (audit records of past runs); remove it by hand if you mean to."
 
