@@ -33,6 +33,13 @@ options:
   run_id:
     description: The run id stamped into stored metadata. Falls back to E(NHI_RUN_ID), set by the evidence callback.
     type: str
+  lock:
+    description:
+      - Take each identity's lease lock (a KV v2 record under C(nhi-locks/), written with check-and-set) around
+        its changes, so that two runs never change the same identity at once.
+      - The lifecycle roles turn this off because M(nhi.lifecycle.plan) already holds the lock for the whole run.
+    type: bool
+    default: true
   identity:
     description: The catalog name of the identity; used in results and evidence. Defaults to the resource name.
     type: str

@@ -50,6 +50,11 @@ except ImportError:  # pragma: no cover
     HAS_REQUESTS = False
 
 
+def _no_auth(request):
+    """Leave requests' auth alone (the caller sets its own headers)."""
+    return request
+
+
 def argument_spec():
     """Connection and auth options, shared by every module that talks to AWS."""
     return dict(
@@ -219,6 +224,7 @@ class AWSConnection(object):
                               status_forcelist=(429, 500, 502, 503, 504), allowed_methods=None,
                               raise_on_status=False, respect_retry_after_header=True)
                 session = requests.Session()
+                session.auth = _no_auth  # skip the per-call ~/.netrc lookup
                 adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(self.config.max_pool_connections, 10),
                                                         max_retries=retry)
                 session.mount("http://", adapter)

@@ -213,6 +213,7 @@ def run_batch(targets, fn, workers=DEFAULT_WORKERS, label="batch", key="identity
 # --- secret guard -----------------------------------------------------------
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9+/=._:-]{12,}")
+_PART_RE = re.compile(r"[A-Za-z0-9+/_-]{12,}")
 
 
 class SecretGuard(object):
@@ -262,10 +263,8 @@ class SecretGuard(object):
             return 0
         if self._count <= self.SMALL:
             return sum(1 for secret in self._secrets if secret in blob)
-        tokens = set()
-        for match in _TOKEN_RE.finditer(blob):
-            token = match.group(0)
-            tokens.add(token)
-            for part in re.split(r"[=:.]", token):
-                tokens.add(part)
+        # Two C-level passes: whole tokens, then their parts split at = : .
+        # Secrets shorter than 12 characters are not minted by any issuer.
+        tokens = set(_TOKEN_RE.findall(blob))
+        tokens.update(_PART_RE.findall(blob))
         return len(tokens & self._secrets)

@@ -52,6 +52,7 @@ def batch_spec():
         workers=dict(type="int", default=DEFAULT_WORKERS),
         fail_on_error=dict(type="bool", default=True),
         run_id=dict(type="str", fallback=(env_fallback, ["NHI_RUN_ID"])),
+        lock=dict(type="bool", default=True),
     )
 
 

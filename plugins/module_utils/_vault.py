@@ -46,6 +46,11 @@ except ImportError as _exc:  # pragma: no cover - reported through missing_requi
 RETRY_STATUS = (412, 429, 500, 502, 503, 504)
 
 
+def _no_auth(request):
+    """Leave requests' auth alone (the caller sets its own headers)."""
+    return request
+
+
 def argument_spec():
     """Connection and auth options, shared by every module that talks to Vault."""
     return dict(
@@ -170,6 +175,8 @@ def _session(options, pool_size):
         allowed_methods=None, raise_on_status=False,
     )
     session = requests.Session()
+    # Without an explicit auth, requests looks up ~/.netrc on every call.
+    session.auth = _no_auth
     adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 4), max_retries=retry)
     session.mount("https://", adapter)
     session.mount("http://", adapter)

@@ -198,6 +198,8 @@ failed_identities:
   sample: []
 """
 
+import os
+
 from ansible_collections.nhi.lifecycle.plugins.module_utils import _aws, _vault
 from ansible_collections.nhi.lifecycle.plugins.module_utils._common import (
     NHIError,
@@ -533,7 +535,10 @@ class AccessKeys(object):
         hint = t.pop("_result_hint", None)
         if hint:
             stored_id, version = hint
-        after_keys = keys if self.nm.check_mode or action == "unchanged" or not keys else self.list_keys(user)
+        if self.nm.check_mode or action == "unchanged" or not keys:
+            after_keys = keys
+        else:
+            after_keys = self.list_keys(user)
         result["access_keys"] = [_key_view(k, utcnow()) for k in after_keys]
         if t["include_last_used"]:
             for view in result["access_keys"]:
@@ -687,10 +692,13 @@ def main():
         nm.fail_connect(exc)
     keys = AccessKeys(nm, aws, vault)
     work = keys.process
-    if vault is not None and not nm.check_mode and any(t["state"] != "inactive" for t in nm.targets):
+    if nm.params["lock"] and vault is not None and not nm.check_mode and any(
+            t["state"] != "inactive" for t in nm.targets):
         # One run at a time per identity: a second rotation would mint again.
         mount = next((t["store"].get("mount") for t in nm.targets if t.get("store")), None) or "secret"
-        work = locked(LeaseLock(vault, mount=mount, run_id=nm.params.get("run_id")), work)
+        # The lock names this process, so that a module killed mid-run leaves
+        # a lock that the next run on this host sees as stale at once.
+        work = locked(LeaseLock(vault, mount=mount, run_id=nm.params.get("run_id"), controller_pid=os.getpid()), work)
     nm.exit(nm.run(work))
 
 
