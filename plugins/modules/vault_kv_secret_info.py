@@ -1,0 +1,248 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: (c) 2026, nhi.lifecycle contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: vault_kv_secret_info
+short_description: Read the metadata of Vault KV v2 secrets, never their values
+version_added: 0.1.0
+description:
+  - Reads the metadata of a KV v2 secret in Vault or OpenBao, its versions with their creation, deletion and
+    destruction, its custom metadata, I(max_versions) and its creation and update times.
+  - Reads only the metadata endpoint, so it needs no access to the secret's data and never returns a value.
+    To read a stored credential in a play, use the P(nhi.lifecycle.vault_kv#lookup) lookup with C(no_log).
+  - Takes one target, or a batch in I(targets) worked through by a bounded pool of workers.
+author:
+  - nhi.lifecycle contributors (@nhi-lifecycle)
+extends_documentation_fragment:
+  - action_common_attributes
+  - nhi.lifecycle.vault
+  - nhi.lifecycle.batch
+attributes:
+  platform:
+    support: full
+    platforms: posix
+  check_mode:
+    support: full
+    description: The module only reads, so it runs unchanged in check mode.
+  diff_mode:
+    support: none
+    description: The module changes nothing, so there is nothing to diff.
+options:
+  path:
+    description:
+      - The secret's path under I(mount).
+      - Required, here or in each item of I(targets).
+    type: str
+  mount:
+    description: The KV v2 mount.
+    type: str
+    default: secret
+notes:
+  - Needs C(read) on C(<mount>/metadata/<path>) only.
+seealso:
+  - module: nhi.lifecycle.vault_kv_secret
+  - plugin: nhi.lifecycle.vault_kv
+    plugin_type: lookup
+"""
+
+EXAMPLES = r"""
+- name: When was the stored credential last written, and by which run?
+  nhi.lifecycle.vault_kv_secret_info:
+    path: nhi/dev/etl-loader
+  register: stored
+
+- name: Report the age of the current version
+  ansible.builtin.debug:
+    msg: "version {{ stored.current_version }} is {{ stored.age_days }} days old, minted by {{ stored.custom_metadata.run_id | default('?') }}"
+  when: stored.exists
+
+- name: The metadata of many secrets in one module run
+  nhi.lifecycle.vault_kv_secret_info:
+    targets:
+      - {path: nhi/dev/etl-loader}
+      - {path: nhi/dev/ci-deployer}
+  register: many
+"""
+
+RETURN = r"""
+identity:
+  description: The identity the result is about (single-target form); defaults to C(<mount>/<path>).
+  returned: always
+  type: str
+  sample: secret/nhi/dev/etl-loader
+mount:
+  description: The KV v2 mount.
+  returned: always
+  type: str
+  sample: secret
+path:
+  description: The secret's path.
+  returned: always
+  type: str
+  sample: nhi/dev/etl-loader
+exists:
+  description: Whether the secret has metadata (it may still have no live version, see RV(live)).
+  returned: success
+  type: bool
+  sample: true
+live:
+  description: Whether the current version can be read (it is neither deleted nor destroyed).
+  returned: success
+  type: bool
+  sample: true
+current_version:
+  description: The current version (C(null) when the secret does not exist).
+  returned: success
+  type: int
+  sample: 3
+oldest_version:
+  description: The oldest version kept.
+  returned: success
+  type: int
+  sample: 1
+created_time:
+  description: When the secret was first written.
+  returned: success
+  type: str
+  sample: "2026-11-20T10:00:00.000Z"
+updated_time:
+  description: When the secret or its metadata last changed.
+  returned: success
+  type: str
+  sample: "2026-11-23T19:27:03.123Z"
+age_days:
+  description: The age in days of the current version.
+  returned: success
+  type: float
+  sample: 3.4
+custom_metadata:
+  description: The custom metadata (never secret by the collection's contract).
+  returned: success
+  type: dict
+  sample: {"nhi_identity": "etl-loader", "kind": "vault_approle", "secret_id_accessor": "84896a0c-1347-aa90-a4f6-aca8b7558780"}
+max_versions:
+  description: How many versions are kept (C(0) is the mount's setting).
+  returned: success
+  type: int
+  sample: 0
+cas_required:
+  description: Whether every write must use check-and-set.
+  returned: success
+  type: bool
+  sample: false
+delete_version_after:
+  description: After how long versions are soft-deleted (C(0s) is never).
+  returned: success
+  type: str
+  sample: 0s
+versions:
+  description: Every version kept, oldest first, with its times and state (never its data).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"version": 3, "created_time": "2026-11-23T19:27:03.123Z", "deletion_time": null, "destroyed": false}]
+evidence:
+  description: Always empty; this module changes and proves nothing.
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+results:
+  description: One result per target, with the keys above (batch form).
+  returned: when targets is given
+  type: list
+  elements: dict
+  sample: [{"identity": "secret/nhi/dev/etl-loader", "exists": true, "current_version": 3}]
+summary:
+  description: Counts for the batch.
+  returned: when targets is given
+  type: dict
+  sample: {"total": 2, "changed": 0, "failed": 0}
+failed_identities:
+  description: The identities whose target failed (batch form).
+  returned: when targets is given
+  type: list
+  elements: str
+  sample: []
+"""
+
+from ansible_collections.nhi.lifecycle.plugins.module_utils import _vault
+from ansible_collections.nhi.lifecycle.plugins.module_utils._common import NHIError, age_days, iso, parse_time
+from ansible_collections.nhi.lifecycle.plugins.module_utils._module import NHIModule
+
+
+def _time(value):
+    if not value or str(value).startswith("0001-01-01"):
+        return None
+    return iso(parse_time(value))
+
+
+def metadata_view(metadata):
+    """The metadata as returned: times normalised, versions as a sorted list, and nothing else."""
+    if not metadata:
+        return {"exists": False, "live": False, "current_version": None, "oldest_version": None,
+                "created_time": None, "updated_time": None, "age_days": None, "custom_metadata": {},
+                "max_versions": None, "cas_required": None, "delete_version_after": None, "versions": []}
+    versions = []
+    for number, info in sorted((metadata.get("versions") or {}).items(), key=lambda kv: int(kv[0])):
+        versions.append({"version": int(number), "created_time": _time(info.get("created_time")),
+                         "deletion_time": _time(info.get("deletion_time")),
+                         "destroyed": bool(info.get("destroyed"))})
+    current = metadata.get("current_version") or None
+    latest = next((v for v in versions if v["version"] == current), None)
+    live = bool(latest) and not latest["deletion_time"] and not latest["destroyed"]
+    return {
+        "exists": True,
+        "live": live,
+        "current_version": current,
+        "oldest_version": metadata.get("oldest_version"),
+        "created_time": _time(metadata.get("created_time")),
+        "updated_time": _time(metadata.get("updated_time")),
+        "age_days": age_days(latest["created_time"]) if latest and latest["created_time"] else None,
+        "custom_metadata": dict(metadata.get("custom_metadata") or {}),
+        "max_versions": metadata.get("max_versions"),
+        "cas_required": metadata.get("cas_required"),
+        "delete_version_after": metadata.get("delete_version_after"),
+        "versions": versions,
+    }
+
+
+def _process(vault, t):
+    result = {"identity": t["identity"], "mount": t["mount"], "path": t["path"], "changed": False}
+    result.update(metadata_view(vault.kv_metadata(t["mount"], t["path"])))
+    return result
+
+
+def _validate(target):
+    for label in ("mount", "path"):
+        value = target[label]
+        if not value or value.startswith("/") or ".." in value.split("/") or "//" in value or not value.strip("/"):
+            raise NHIError("malformed KV %s %r" % (label, value), where=label,
+                           hint="use a relative path such as nhi/dev/etl-loader, without '..' or a leading '/'")
+
+
+def main():
+    nm = NHIModule(
+        target_spec=dict(
+            path=dict(type="str", required=True),
+            mount=dict(type="str", default="secret"),
+        ),
+        connection_specs=(_vault.argument_spec(),),
+        validate=_validate,
+        default_identity=lambda t: "%s/%s" % (t["mount"], t["path"]),
+    )
+    try:
+        vault = _vault.client(nm.params, pool_size=nm.params["workers"])
+    except NHIError as exc:
+        nm.fail_connect(exc)
+    nm.exit(nm.run(lambda t: _process(vault, t)))
+
+
+if __name__ == "__main__":
+    main()
