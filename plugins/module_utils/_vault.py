@@ -93,7 +93,7 @@ def translate(exc, what, where=None):
                             hint="unseal Vault, then run again; nothing was changed", retryable=True, status=503)
         if isinstance(exc, hvac_exc.InvalidRequest):
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid request"
-            if "check-and-set" in text or "cas" in text.lower():
+            if "check-and-set" in text:
                 return Conflict("%s: the stored secret changed under us (check-and-set failed)" % what,
                                 where=where, hint="another run wrote it first; run again to re-read", status=400)
             return NHIError("%s: Vault refused the request: %s" % (what, text), where=where, status=400)
