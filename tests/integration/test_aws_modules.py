@@ -168,8 +168,8 @@ def test_bad_input_is_explained_and_changes_nothing(tmp_path, run_playbook, iam,
     ({"VAULT_TOKEN": "bogus"}, "Vault rejected the token"),
 ])
 def test_bad_connection_input_is_one_line(tmp_path, run_playbook, unique_name, env, needle):
-    pb = write_playbook(tmp_path, "conn.yml", [key_task(unique_name("c"), "nhi/test/c",
-                                                         aws_max_attempts=1, vault_retries=0)])
+    task = key_task(unique_name("c"), "nhi/test/c", aws_max_attempts=1, vault_retries=0)
+    pb = write_playbook(tmp_path, "conn.yml", [task])
     run = run_playbook(pb, env=env)
     run.check(rc=2)
     assert needle in run.stdout
@@ -181,8 +181,8 @@ def test_user_disabled_then_absent_cleans_up_in_order(tmp_path, run_playbook, ia
     user = unique_name("off")
     path = "nhi/test/%s" % user
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
-    run_playbook(write_playbook(tmp_path, "mk.yml", [user_task(user, inline_policies={"read": policy}),
-                                                       key_task(user, path)])).check()
+    make = [user_task(user, inline_policies={"read": policy}), key_task(user, path)]
+    run_playbook(write_playbook(tmp_path, "mk.yml", make)).check()
     iam.create_login_profile(UserName=user, Password="Zz-1-not-a-real-password!")
     run_playbook(write_playbook(tmp_path, "dis.yml", [user_task(user, state="disabled")])).check()
     assert "nhi-suspended" in iam.list_user_policies(UserName=user)["PolicyNames"]
@@ -191,13 +191,12 @@ def test_user_disabled_then_absent_cleans_up_in_order(tmp_path, run_playbook, ia
         iam.get_login_profile(UserName=user)
 
     secret = stored(vault, path)
-    run_playbook(write_playbook(tmp_path, "rm.yml", [key_task(user, path, state="absent"),
-                                                       user_task(user, state="absent")])).check()
+    remove = [key_task(user, path, state="absent"), user_task(user, state="absent")]
+    run_playbook(write_playbook(tmp_path, "rm.yml", remove)).check()
     with pytest.raises(iam.exceptions.NoSuchEntityException):
         iam.get_user(UserName=user)
     assert not key_works(aws_client_factory, secret["access_key_id"], secret["secret_access_key"])
     with pytest.raises(Exception):
         stored(vault, path)
-    again = run_playbook(write_playbook(tmp_path, "rm2.yml", [key_task(user, path, state="absent"),
-                                                                user_task(user, state="absent")])).check()
+    again = run_playbook(write_playbook(tmp_path, "rm2.yml", remove)).check()
     assert "changed=0" in again.stdout
