@@ -155,6 +155,10 @@ def test_offboard_proves_every_old_credential_rejected(tmp_path, run_playbook, i
     first = stored(vault, name)
     run_playbook("playbooks/rotate.yml", inventory=inv, extra_vars={"nhi_rotate_force": True}).check()
     second = stored(vault, name)
+    run_playbook("playbooks/rotate.yml", inventory=inv, check=True, extra_vars={"nhi_rotate_force": True}).check()
+    assert stored(vault, name) == second, "check mode must not rotate anything"
+    assert [k["AccessKeyId"] for k in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]] == [
+        second["access_key_id"]]
     run_playbook("playbooks/offboard.yml", inventory=inv, check=True).check()
     assert works(aws_client_factory, second), "check mode must not revoke anything"
 
