@@ -11,6 +11,10 @@ A boto3 session and its IAM and STS clients are built once per module run and
 shared by every worker (building one per call costs 5 to 220 ms of CPU).
 Retries and throttling use botocore's own ``adaptive`` retry mode, which adds
 client-side rate limiting; nothing here wraps a second backoff loop round it.
+botocore also replays a call whose answer was lost (reset, read timeout); for
+CreateAccessKey that may have made a key nobody holds the secret of, so a
+mint that was retried is followed by a check for such keys (``retried``,
+aws_access_key's ``drop_phantoms``).
 
 Proving that a minted key works (or is rejected) signs one STS
 GetCallerIdentity request with SigV4 by hand and sends it on a shared HTTP
@@ -168,7 +172,7 @@ class AWSConnection(object):
         if not self.region:
             raise NHIError("no AWS region is set", where="aws_region / AWS_REGION",
                            hint="set aws_region, or export AWS_REGION=us-east-1 (IAM is global, STS needs a region)")
-        self.endpoint_url = options.get("aws_endpoint_url")
+        self.endpoint_url = options.get("aws_endpoint_url") or None  # AWX injects empty values
         self.verify = options.get("aws_ca_bundle") if options.get("aws_validate_certs", True) else False
         if self.verify is None:
             self.verify = True
