@@ -128,6 +128,14 @@ demo:
 	@latest=$$(ls -1td $(EVIDENCE_ROOT)/*/ 2>/dev/null | head -n 1); \
 	if [[ -n "$$latest" && -f "$${latest}report.html" ]]; then \
 	  echo "Evidence report: $${latest}report.html"; \
+	  if command -v chromium >/dev/null 2>&1; then \
+	    shot=$$(mktemp -d); \
+	    timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+	      --disable-component-update --disable-sync --no-first-run --user-data-dir="$$shot" \
+	      --window-size=1280,2400 --screenshot="$${latest}report.png" "file://$${latest}report.html" >/dev/null 2>&1 \
+	      && echo "A screenshot of it:  $${latest}report.png"; \
+	    rm -rf "$$shot"; \
+	  fi; \
 	  if [[ -f tools/nhi-evidence ]]; then \
 	    echo "Verify its chain: .venv/bin/python tools/nhi-evidence verify $${latest%/}"; \
 	  fi; \
