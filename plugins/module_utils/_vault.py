@@ -10,7 +10,10 @@
 One hvac client is built per module run and shared by every worker thread.
 Its requests session carries a urllib3 ``Retry`` (429 and 5xx, jittered
 backoff, ``Retry-After`` honoured), a connection pool as large as the worker
-pool, a timeout on every call and TLS verification on by default.
+pool, a timeout on every call and TLS verification on by default. A request
+whose answer was lost (reset, read timeout) is replayed only when replaying
+is harmless (``replayable``); a check-and-set write is instead read back to
+learn whether it landed (``kv_write``). See docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -207,6 +210,9 @@ class VaultConnection(object):
         self.timeout = int(options.get("vault_timeout", 10))
         self.pool_size = pool_size
         self.session = _session(options, pool_size)
+        # hvac ignores its verify= argument when the session it is given has a truthy verify (a new
+        # session's is True), so vault_ca_cert must be set on the session itself.
+        self.session.verify = verify
         self.client = hvac.Client(url=url, namespace=options.get("vault_namespace"), verify=verify,
                                   timeout=self.timeout, session=self.session)
         self._lock = threading.Lock()

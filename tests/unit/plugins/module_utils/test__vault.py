@@ -74,3 +74,88 @@ def test_session_retries_429_and_5xx_with_backoff():
                         ("POST", "/v1/auth/token/create-orphan"), ("POST", "/v1/auth/approle/login")):
         with pytest.raises(MaxRetryError):
             retry.increment(method, url, error=lost)
+
+
+class _FakeKV(object):
+    """KV v2 with versions; ``lose`` answers of writes are lost after (``after``) or before the write lands."""
+
+    def __init__(self, lose=0, after=True):
+        self.versions = {}
+        self.lose = lose
+        self.after = after
+        self.writes = 0
+
+    def create_or_update_secret(self, path, secret, cas=None, mount_point=None):
+        self.writes += 1
+        current = max(self.versions) if self.versions else 0
+        if self.lose and not self.after:
+            self.lose -= 1
+            raise requests.exceptions.ConnectionError("reset before the write")
+        if cas is not None and cas != current:
+            raise hvac.exceptions.InvalidRequest("check-and-set parameter did not match the current version")
+        self.versions[current + 1] = dict(secret)
+        if self.lose:
+            self.lose -= 1
+            raise requests.exceptions.ReadTimeout("answer lost")
+        return {"data": {"version": current + 1}}
+
+    def read_secret_metadata(self, path, mount_point=None):
+        if not self.versions:
+            raise hvac.exceptions.InvalidPath()
+        return {"data": {"current_version": max(self.versions)}}
+
+    def read_secret_version(self, path, mount_point=None, version=None, raise_on_deleted_version=False):
+        version = version or max(self.versions)
+        return {"data": {"data": self.versions[version], "metadata": {"version": version}}}
+
+
+def _conn(kv):
+    conn = object.__new__(_vault.VaultConnection)
+
+    class Client(object):
+        pass
+
+    conn.client = Client()
+    conn.client.secrets = Client()
+    conn.client.secrets.kv = Client()
+    conn.client.secrets.kv.v2 = kv
+    return conn
+
+
+def test_a_cas_write_whose_answer_was_lost_is_found_landed():
+    kv = _FakeKV(lose=1, after=True)
+    assert _conn(kv).kv_write("secret", "p", {"k": "v"}, cas=0) == 1
+    assert kv.writes == 1 and kv.versions == {1: {"k": "v"}}
+
+
+def test_a_cas_write_lost_before_it_landed_is_sent_again():
+    kv = _FakeKV(lose=1, after=False)
+    assert _conn(kv).kv_write("secret", "p", {"k": "v"}, cas=0) == 1
+    assert kv.writes == 2 and kv.versions == {1: {"k": "v"}}
+
+
+def test_a_lost_cas_write_that_someone_else_won_is_a_conflict():
+    kv = _FakeKV(lose=1, after=False)
+    kv.versions[1] = {"k": "theirs"}
+    with pytest.raises(Conflict):
+        _conn(kv).kv_write("secret", "p", {"k": "v"}, cas=0)
+    assert kv.versions == {1: {"k": "theirs"}}
+
+
+def test_a_write_without_cas_is_never_sent_twice():
+    kv = _FakeKV(lose=1, after=False)
+    with pytest.raises(NHIError):
+        _conn(kv).kv_write("secret", "p", {"k": "v"})
+    assert kv.writes == 1
+
+
+def test_metadata_that_fails_after_the_data_landed_is_partially_stored():
+    kv = _FakeKV()
+
+    def refuse(**_kwargs):
+        raise hvac.exceptions.VaultDown("sealed")
+
+    kv.update_metadata = refuse
+    with pytest.raises(_vault.PartiallyStored) as info:
+        _vault.store_credential(_conn(kv), {"path": "p"}, {"k": "v"}, {"id": "x"}, cas=0)
+    assert info.value.version == 1 and kv.versions == {1: {"k": "v"}}
