@@ -303,11 +303,18 @@ def read_user(iam, name):
         if isinstance(err, NotFound):
             return None
         raise err
-    tags = {t["Key"]: t["Value"] for t in call("listing the tags of %r" % name, iam.list_user_tags,
-                                               UserName=name).get("Tags", [])}
-    managed = [p["PolicyArn"] for p in call("listing the managed policies of %r" % name,
-                                            iam.list_attached_user_policies, UserName=name).get("AttachedPolicies", [])]
-    inline = call("listing the inline policies of %r" % name, iam.list_user_policies, UserName=name).get("PolicyNames", [])
+    try:
+        tags = {t["Key"]: t["Value"] for t in call("listing the tags of %r" % name, iam.list_user_tags,
+                                                   UserName=name).get("Tags", [])}
+        managed = [p["PolicyArn"] for p in call("listing the managed policies of %r" % name,
+                                                iam.list_attached_user_policies,
+                                                UserName=name).get("AttachedPolicies", [])]
+        inline = call("listing the inline policies of %r" % name, iam.list_user_policies,
+                      UserName=name).get("PolicyNames", [])
+    except NotFound:
+        # Deleted between our calls (another run, or a retried DeleteUser
+        # whose first answer was lost): it is gone, which is not an error.
+        return None
     return {"user_name": name, "arn": user.get("Arn"), "path": user.get("Path"), "tags": tags,
             "created": user["CreateDate"].isoformat() if user.get("CreateDate") else None,
             "managed_policies": sorted(managed), "inline_policies": sorted(inline),
