@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import collections
 import json
-import math
 import os
 import pathlib
 import random

@@ -201,7 +201,7 @@ def test_iam_down_stops_its_identities_cleanly_and_the_others_complete(tmp_path,
 
 
 def test_vault_down_changes_nothing_and_says_so(tmp_path, run_playbook, proxies, iam, vault, unique_name,
-                                               aws_client_factory, record_property):
+                                                aws_client_factory, record_property):
     """(b) Vault answers 503 to everything: no lock can be taken, so no system is touched."""
     names = [unique_name("vdown") for _unused in range(2)]
     inv = harness.write_catalog(tmp_path / "inventory", names)
