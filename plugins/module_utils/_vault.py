@@ -284,6 +284,35 @@ class VaultConnection(object):
             raise err
         return (response or {}).get("data")
 
+    def kv_list(self, mount, prefix):
+        """The keys directly under ``prefix`` (sub-folders end with ``/``); ``[]`` when there are none."""
+        where = "vault kv %s/%s" % (mount, prefix)
+        try:
+            response = self.client.secrets.kv.v2.list_secrets(path=prefix, mount_point=mount)
+        except Exception as exc:
+            err = translate(exc, "listing stored secrets", where)
+            if isinstance(err, NotFound):
+                return []
+            raise err
+        return list(((response or {}).get("data") or {}).get("keys") or [])
+
+    def kv_walk(self, mount, prefix, max_keys=100000):
+        """Every secret path under ``prefix``, recursively, sorted (folders are listed, never read)."""
+        found, folders = [], [prefix.strip("/")]
+        while folders:
+            folder = folders.pop()
+            for key in self.kv_list(mount, folder):
+                child = "%s/%s" % (folder, key) if folder else key
+                if key.endswith("/"):
+                    folders.append(child.rstrip("/"))
+                else:
+                    found.append(child)
+                if len(found) > max_keys:
+                    raise NHIError("more than %d secrets under %s/%s" % (max_keys, mount, prefix),
+                                   where="vault kv %s/%s" % (mount, prefix),
+                                   hint="list a narrower path_prefix, or raise max_keys")
+        return sorted(found)
+
     def kv_write(self, mount, path, data, cas=None):
         """Write with check-and-set; return the new version number.
 

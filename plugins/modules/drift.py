@@ -61,7 +61,8 @@ options:
         (M(nhi.lifecycle.aws_iam_user_info)), C(aws_keys) (M(nhi.lifecycle.aws_access_key_info)), C(approle)
         (M(nhi.lifecycle.vault_approle_info)), C(gcp) (M(nhi.lifecycle.gcp_service_account_info)) and C(scim)
         (M(nhi.lifecycle.scim_service_user_info)), each in batch form; C(aws_paths), the listing of IAM users under
-        each managed path (looped M(nhi.lifecycle.aws_iam_user_info)); C(store_listing), a listing of stored secrets.
+        each managed path (looped M(nhi.lifecycle.aws_iam_user_info)); C(store_listing), the listing of stored secrets
+        under each store folder (looped M(nhi.lifecycle.vault_kv_secret_info) with I(path_prefix)).
       - An identity whose read failed is reported as not reconciled and fails the run; no drift is claimed for it.
     type: dict
   previous:

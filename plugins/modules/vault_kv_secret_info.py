@@ -17,6 +17,9 @@ description:
   - Reads only the metadata endpoint, so it needs no access to the secret's data and never returns a value.
     To read a stored credential in a play, use the P(nhi.lifecycle.vault_kv#lookup) lookup with C(no_log).
   - Takes one target, or a batch in I(targets) worked through by a bounded pool of workers.
+  - With I(path_prefix) and neither I(path) nor I(targets), lists every secret under the prefix, recursively,
+    and reads the metadata of each one that is not in I(exclude). This is how the
+    C(nhi.lifecycle.reconcile) role finds stored credentials whose identity is in no catalog.
 author:
   - nhi.lifecycle contributors (@nhi-lifecycle)
 extends_documentation_fragment:
@@ -37,14 +40,32 @@ options:
   path:
     description:
       - The secret's path under I(mount).
-      - Required, here or in each item of I(targets).
+      - Required, here or in each item of I(targets), unless I(path_prefix) is given to list.
     type: str
+  path_prefix:
+    description:
+      - List every secret under this folder of I(mount), recursively, and return their metadata in RV(secrets).
+      - Only when neither I(path) nor I(targets) is given.
+    type: str
+  exclude:
+    description:
+      - In the listing form, paths (relative to I(mount), as in I(path)) whose metadata is not read.
+        They are counted in RV(excluded) and not returned.
+      - Pass the paths that a batch read covers already, so that no secret is read twice.
+    type: list
+    elements: str
+    default: []
+  max_keys:
+    description: In the listing form, fail rather than list more than this many secrets.
+    type: int
+    default: 100000
   mount:
     description: The KV v2 mount.
     type: str
     default: secret
 notes:
-  - Needs C(read) on C(<mount>/metadata/<path>) only.
+  - Needs C(read) on C(<mount>/metadata/<path>) only; the listing form also needs C(list) on
+    C(<mount>/metadata/<path_prefix>/*).
 seealso:
   - module: nhi.lifecycle.vault_kv_secret
   - plugin: nhi.lifecycle.vault_kv
@@ -68,6 +89,15 @@ EXAMPLES = r"""
       - {path: nhi/dev/etl-loader}
       - {path: nhi/dev/ci-deployer}
   register: many
+
+- name: Every secret under nhi/dev that nhi.lifecycle wrote, with its identity
+  nhi.lifecycle.vault_kv_secret_info:
+    path_prefix: nhi/dev
+  register: listed
+
+- name: Show which identity each stored credential belongs to
+  ansible.builtin.debug:
+    msg: "{{ listed.secrets | map(attribute='custom_metadata') | map(attribute='nhi_identity', default='?') | list }}"
 """
 
 RETURN = r"""
@@ -147,6 +177,25 @@ versions:
   type: list
   elements: dict
   sample: [{"version": 3, "created_time": "2026-11-23T19:27:03.123Z", "deletion_time": null, "destroyed": false}]
+secrets:
+  description:
+    - The secrets under I(path_prefix), each with I(mount), I(path) and the metadata keys above (listing form).
+    - Sorted by path. Excluded paths are left out.
+  returned: when path_prefix is given without path or targets
+  type: list
+  elements: dict
+  sample: [{"mount": "secret", "path": "nhi/dev/old-loader", "exists": true, "live": true,
+            "custom_metadata": {"nhi_identity": "old-loader", "kind": "aws_iam_user"}}]
+listed:
+  description: How many secrets were found under I(path_prefix), excluded ones included (listing form).
+  returned: when path_prefix is given without path or targets
+  type: int
+  sample: 42
+excluded:
+  description: How many of them were in I(exclude), so not read (listing form).
+  returned: when path_prefix is given without path or targets
+  type: int
+  sample: 40
 evidence:
   description: Always empty; this module changes and proves nothing.
   returned: always
@@ -174,6 +223,7 @@ failed_identities:
 
 from ansible_collections.nhi.lifecycle.plugins.module_utils import _vault
 from ansible_collections.nhi.lifecycle.plugins.module_utils._common import NHIError, age_days, iso, parse_time
+from ansible_collections.nhi.lifecycle.plugins.module_utils._batch import run_batch
 from ansible_collections.nhi.lifecycle.plugins.module_utils._module import NHIModule
 
 
@@ -219,28 +269,69 @@ def _process(vault, t):
     return result
 
 
-def _validate(target):
-    for label in ("mount", "path"):
-        value = target[label]
-        if not value or value.startswith("/") or ".." in value.split("/") or "//" in value or not value.strip("/"):
-            raise NHIError("malformed KV %s %r" % (label, value), where=label,
-                           hint="use a relative path such as nhi/dev/etl-loader, without '..' or a leading '/'")
+def _check(label, value):
+    if not value or value.startswith("/") or ".." in value.split("/") or "//" in value or not value.strip("/"):
+        raise NHIError("malformed KV %s %r" % (label, value), where=label,
+                       hint="use a relative path such as nhi/dev/etl-loader, without '..' or a leading '/'")
+
+
+class InfoModule(NHIModule):
+    """Targets need a path, except in the listing form (path_prefix alone)."""
+
+    def listing(self):
+        return not self.batch and not self.params.get("path") and bool(self.params.get("path_prefix"))
+
+    def validate_target(self, target):
+        if self.listing():
+            return
+        if not target.get("path"):
+            raise NHIError("path is required", where="path",
+                           hint="give path (here or in each item of targets), or path_prefix alone to list")
+        for label in ("mount", "path"):
+            _check(label, target[label])
+
+
+def _list(nm, vault):
+    """The listing form: every secret under path_prefix, with its metadata unless excluded."""
+    mount, prefix = nm.params["mount"], nm.params["path_prefix"]
+    try:
+        _check("mount", mount)
+        _check("path_prefix", prefix)
+        paths = vault.kv_walk(mount, prefix.strip("/"), max_keys=nm.params["max_keys"])
+    except NHIError as exc:
+        nm.module.fail_json(msg=str(exc), where=exc.where, hint=exc.hint)
+    exclude = set(p.strip("/") for p in nm.params["exclude"] or [])
+    wanted = [{"identity": "%s/%s" % (mount, p), "mount": mount, "path": p} for p in paths if p not in exclude]
+    results = run_batch(wanted, lambda t: _process(vault, t), workers=nm.params["workers"], label="kv listing")
+    failed = [r for r in results if r.get("failed")]
+    if failed:
+        nm.module.fail_json(msg="reading the metadata of %d of %d listed secrets failed: %s" % (
+            len(failed), len(results), "; ".join("%s: %s" % (r["identity"], r.get("msg")) for r in failed[:5])))
+    secrets = [dict((k, v) for k, v in r.items() if k not in ("identity", "changed", "failed")) for r in results]
+    nm.module.exit_json(changed=False, secrets=secrets, listed=len(paths), excluded=len(paths) - len(wanted),
+                        evidence=[])
 
 
 def main():
-    nm = NHIModule(
+    nm = InfoModule(
         target_spec=dict(
-            path=dict(type="str", required=True),
+            path=dict(type="str"),
             mount=dict(type="str", default="secret"),
         ),
         connection_specs=(_vault.argument_spec(),),
-        validate=_validate,
-        default_identity=lambda t: "%s/%s" % (t["mount"], t["path"]),
+        extra_spec=dict(
+            path_prefix=dict(type="str"),
+            exclude=dict(type="list", elements="str", default=[]),
+            max_keys=dict(type="int", default=100000),
+        ),
+        default_identity=lambda t: "%s/%s" % (t["mount"], t.get("path")),
     )
     try:
         vault = _vault.client(nm.params, pool_size=nm.params["workers"])
     except NHIError as exc:
         nm.fail_connect(exc)
+    if nm.listing():
+        _list(nm, vault)
     nm.exit(nm.run(lambda t: _process(vault, t)))
 
 

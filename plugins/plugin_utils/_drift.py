@@ -157,14 +157,32 @@ def read_targets(identities, catalog=None, discover=True):
     scope = catalog if catalog is not None else identities
     out["aws_paths"] = sorted({(n.get("aws") or {}).get("path") or "/nhi/" for n in scope
                                if n.get("kind") == "aws_iam_user"} - {"/"}) if discover else []
-    prefixes = set()
-    if discover:
-        for nhi in scope:
-            mount, path = _store(nhi)
-            parent = posixpath.dirname(path or "")
-            if parent:
-                prefixes.add((mount, parent))
-    out["store_prefixes"] = [{"mount": m, "path_prefix": p} for m, p in sorted(prefixes)]
+    out["store_prefixes"] = store_prefixes(scope) if discover else []
+    return out
+
+
+def store_prefixes(scope):
+    """The folders to list for stored credentials that no identity claims.
+
+    One item per top-most parent folder of the catalog's store paths (a
+    folder inside another one is listed with it), each with ``exclude``: the
+    claimed paths under it, whose metadata the batch read covers already.
+    """
+    claimed = {}
+    for nhi in scope:
+        mount, path = _store(nhi)
+        parent = posixpath.dirname(path or "")
+        if parent:
+            claimed.setdefault((mount, parent), set()).add(path)
+    out = []
+    for mount, parent in sorted(claimed):
+        if any(m == mount and parent.startswith(p + "/") for m, p in claimed):
+            continue
+        exclude = set()
+        for (m, p), paths in claimed.items():
+            if m == mount and (p == parent or p.startswith(parent + "/")):
+                exclude.update(paths)
+        out.append({"mount": mount, "path_prefix": parent, "exclude": sorted(exclude)})
     return out
 
 

@@ -176,6 +176,15 @@ def test_every_drift_class_found_once_remediated_and_gated(tmp_path, run_playboo
     meta = kv_metadata(vault, path)["custom_metadata"]
     vault.secrets.kv.v2.update_metadata(path=path, mount_point="secret",
                                         custom_metadata=dict(meta, minted_at=when(-200)))
+    # stored_credential_orphaned (no catalog): a credential that nhi.lifecycle stored for an identity that has
+    # since left every catalog; and, beside it, a secret that nhi.lifecycle never wrote (not drift).
+    ghost = unique_name("ghost")
+    vault.secrets.kv.v2.create_or_update_secret(path=estate.store_path(ghost), mount_point="secret",
+                                                secret={"access_key_id": "AKIAGHOST", "secret_access_key": "x"})
+    vault.secrets.kv.v2.update_metadata(path=estate.store_path(ghost), mount_point="secret",
+                                        custom_metadata={"nhi_identity": ghost, "kind": "aws_iam_user"})
+    vault.secrets.kv.v2.create_or_update_secret(path=estate.store_path("team-notes/readme"), mount_point="secret",
+                                                secret={"note": "not a credential"})
     # identity_missing: an identity added to the catalog but never provisioned.
     never = estate.add(unique_name("never"))
     # temporary_expired: the temporary identity's expiry moved into the past.
@@ -190,7 +199,8 @@ def test_every_drift_class_found_once_remediated_and_gated(tmp_path, run_playboo
                   (mult, "credential_multiple_active"), (role, "credential_multiple_active"),
                   (nokey, "credential_missing"), (svc, "credential_stale"), (temp, "temporary_expired")]
     report_only = [(noown, "owner_missing"), (badown, "owner_unknown"), (shadow, "identity_unmanaged"),
-                   (exc, "exception_expired"), (foreign, "credential_multiple_active")]
+                   (exc, "exception_expired"), (foreign, "credential_multiple_active"),
+                   (ghost, "stored_credential_orphaned")]
 
     # --- read-only: every class exactly once; the gate at "critical" trips -----
     read = run_playbook("playbooks/reconcile.yml", inventory=inv, extra_vars={"fail_on": "critical"})
@@ -209,6 +219,8 @@ def test_every_drift_class_found_once_remediated_and_gated(tmp_path, run_playboo
     assert records[(never, "identity_missing")]["details"]["remediation"] == "provision"
     assert records[(svc, "credential_stale")]["details"]["remediation"] == "rotate"
     assert records[(exc, "exception_expired")]["details"]["owner"] == "security"
+    ghostly = records[(ghost, "stored_credential_orphaned")]["details"]
+    assert ghostly["remediation"] == "report" and estate.store_path(ghost) in ghostly["detail"]
     assert len(active_keys(iam, dis)) == 1 and len(active_keys(iam, mult)) == 2, "read-only changed something"
     summary = json.loads((read.evidence_dir / "summary.json").read_text())
     assert summary["drift"]["total"] == len(remediable + report_only)
@@ -221,7 +233,7 @@ def test_every_drift_class_found_once_remediated_and_gated(tmp_path, run_playboo
 
     # --- remediate: what is left is only report-only; the gate below it passes --
     fix = run_playbook("playbooks/reconcile.yml", inventory=inv,
-                       extra_vars={"remediate": True, "fail_on": "high"}).check()
+                       extra_vars={"remediate": True, "fail_on": "critical"}).check()
     assert_exactly(fix, remediable + report_only, final=False)
     assert_exactly(fix, report_only, final=True)
     resolved = {(r["identity"], r["details"]["drift_class"]) for r in fix.evidence_records()
@@ -243,6 +255,7 @@ def test_every_drift_class_found_once_remediated_and_gated(tmp_path, run_playboo
     # Report-only drift is left alone: terraform's identity keeps both keys.
     assert len(active_keys(iam, foreign)) == 2
     assert iam.get_user(UserName=shadow)["User"]["UserName"] == shadow
+    assert kv_metadata(vault, estate.store_path(ghost)) is not None, "a report-only orphan was destroyed"
 
     # --- a second reconcile: only the report-only drift; the gate at "medium" trips
     again = run_playbook("playbooks/reconcile.yml", inventory=inv, extra_vars={"fail_on": "medium"})

@@ -136,6 +136,35 @@ def test_info_returns_metadata_only(fake, capsys):
     assert run_module(info_mod, {"path": "nope/x"}, capsys)["exists"] is False
 
 
+def test_info_lists_a_folder_recursively_and_reads_only_what_is_not_excluded(fake, capsys):
+    fake.put("nhi/dev/a", {"k": SECRET}, custom={"nhi_identity": "a"})
+    fake.put("nhi/dev/team/b", {"k": SECRET}, custom={"nhi_identity": "b"})
+    fake.put("nhi/dev/team/deep/c", {"k": SECRET})
+    fake.put("nhi/devices/x", {"k": SECRET})
+    fake.put("nhi/dev/a", {"k": SECRET}, mount="other")
+    result = run_module(info_mod, {"path_prefix": "nhi/dev/", "exclude": ["nhi/dev/a"]}, capsys)
+    assert [s["path"] for s in result["secrets"]] == ["nhi/dev/team/b", "nhi/dev/team/deep/c"]
+    assert (result["listed"], result["excluded"], result["changed"]) == (3, 1, False)
+    assert result["secrets"][0]["custom_metadata"] == {"nhi_identity": "b"} and result["secrets"][0]["mount"] == "secret"
+    assert SECRET not in json.dumps(result) and fake.mutations() == []
+    assert sorted(d for n, d in fake.calls if n == "kv_list") == ["nhi/dev", "nhi/dev/team", "nhi/dev/team/deep"]
+
+
+def test_info_listing_an_empty_folder_and_a_bad_prefix(fake, capsys):
+    assert run_module(info_mod, {"path_prefix": "nothing/here"}, capsys)["secrets"] == []
+    result = run_module(info_mod, {"path_prefix": "../etc"}, capsys)
+    assert result["failed"] and "malformed KV path_prefix" in result["msg"]
+    result = run_module(info_mod, {"mount": "secret"}, capsys)
+    assert result["failed"] and "path is required" in result["msg"]
+
+
+def test_info_listing_refuses_more_than_max_keys(fake, capsys):
+    for n in range(4):
+        fake.put("nhi/dev/s%d" % n, {"k": "v"})
+    result = run_module(info_mod, {"path_prefix": "nhi/dev", "max_keys": 3}, capsys)
+    assert result["failed"] and "more than 3 secrets" in result["msg"] and "narrower" in result["hint"]
+
+
 def test_info_metadata_view_of_a_deleted_latest():
     view = info_mod.metadata_view({"current_version": 1, "versions": {"1": {
         "created_time": "2026-11-23T19:36:44.258353727Z", "deletion_time": "2026-11-24T00:00:00Z",

@@ -80,6 +80,21 @@ class FakeVault(object):
                                       "deletion_time": "2026-01-01T00:00:00Z" if v["deleted"] else "",
                                       "destroyed": v["destroyed"]} for n, v in entry["versions"].items()}}
 
+    def kv_list(self, mount, prefix):
+        """What Vault's LIST on metadata/<prefix> answers: direct children, folders with a trailing '/'."""
+        self._call("kv_list", prefix)
+        base = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        keys = set()
+        for m, path in self.kv:
+            if m == mount and path.startswith(base):
+                head, sep, _rest = path[len(base):].partition("/")
+                keys.add(head + sep)
+        return sorted(keys)
+
+    def kv_walk(self, mount, prefix, max_keys=100000):
+        # The real recursion, over the fake's kv_list.
+        return _vault.VaultConnection.kv_walk(self, mount, prefix, max_keys=max_keys)
+
     def kv_write(self, mount, path, data, cas=None):
         self._call("kv_write", (path, cas))
         entry = self.kv.setdefault((mount, path), {"versions": {}, "current": 0, "custom": {}, "max_versions": 0})

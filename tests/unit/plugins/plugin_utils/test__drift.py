@@ -264,7 +264,17 @@ def test_the_root_path_is_never_a_managed_scope():
     ids = [ident("a", aws={"user_name": "a", "path": "/"}), ident("b")]
     read = _drift.read_targets(ids)
     assert read["aws_paths"] == ["/nhi/"]
-    assert read["store_prefixes"] == [{"mount": "secret", "path_prefix": "nhi/dev"}]
+    assert read["store_prefixes"] == [{"mount": "secret", "path_prefix": "nhi/dev", "exclude": ["nhi/dev/a", "nhi/dev/b"]}]
+
+
+def test_store_prefixes_list_each_top_folder_once_and_exclude_what_is_claimed():
+    ids = [ident("a"), ident("b", store={"mount": "secret", "path": "nhi/dev/team/b"}),
+           ident("c", store={"mount": "kv", "path": "nhi/dev/c"}), ident("d", store={"mount": "secret", "path": "top"})]
+    assert _drift.read_targets(ids)["store_prefixes"] == [
+        {"mount": "kv", "path_prefix": "nhi/dev", "exclude": ["nhi/dev/c"]},
+        {"mount": "secret", "path_prefix": "nhi/dev", "exclude": ["nhi/dev/a", "nhi/dev/team/b"]},
+    ]
+    assert _drift.read_targets(ids, discover=False)["store_prefixes"] == []
 
 
 def test_a_stored_credential_that_no_catalog_claims_is_reported():
