@@ -93,16 +93,45 @@ def check_evidence(expected, directory):
     return 0, None
 
 
+def registered(task_vars, name, option, required=True):
+    """A registered result, read by variable name as it is stored (no templating).
+
+    Templating a registered result that holds the evidence of ten thousand
+    identities costs seconds; the result of a module run is data, so it can be
+    read as it is. A name that is not defined gives None (a task that never
+    ran), unless ``required``.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise AnsibleActionFail("%s: %r is not a variable name" % (option, name))
+    if name not in task_vars:
+        if required:
+            raise AnsibleActionFail("%s: the variable %s is not defined; register the task's result under that name"
+                                    % (option, name))
+        return None
+    value = task_vars[name]
+    return value if isinstance(value, dict) else None
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("event", "plan", "results", "fail_on_deny", "fail_on_error", "evidence_required"))
+    _VALID_ARGS = frozenset(("event", "plan", "plan_var", "results", "result_vars", "fail_on_deny", "fail_on_error",
+                             "evidence_required"))
     _requires_connection = False
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         args = self._task.args
-        plan = args.get("plan") or {}
-        status, expected = collect(plan, args.get("results") or [])
+        task_vars = task_vars or {}
+        plan = args.get("plan")
+        if args.get("plan_var"):
+            plan = registered(task_vars, args["plan_var"], "plan_var")
+        if not isinstance(plan, dict):
+            raise AnsibleActionFail("outcome needs plan (the registered result of nhi.lifecycle.plan) or plan_var "
+                                    "(the name of the variable that holds it)")
+        results = list(args.get("results") or [])
+        for name in args.get("result_vars") or []:
+            results.append(registered(task_vars, name, "result_vars", required=False))
+        status, expected = collect(plan, results)
         counts = collections.Counter(v["status"] for v in status.values())
         event = args.get("event") or plan.get("event") or "event"
         display.display("nhi.lifecycle %s: %s" % (

@@ -28,6 +28,8 @@ import uuid
 from ansible_collections.nhi.lifecycle.plugins.module_utils._common import Conflict, NHIError, iso, parse_time, utcnow
 
 PREFIX = "nhi-locks"
+# A lease with less than this many seconds left is read before it is released.
+RELEASE_MARGIN = 60
 
 
 def _alive(pid):
@@ -48,6 +50,7 @@ class LeaseLock(object):
         self.run_id = run_id or os.environ.get("NHI_RUN_ID") or "adhoc-%s" % uuid.uuid4().hex[:12]
         self.host = socket.gethostname()
         self.pid = controller_pid
+        self.taken = {}  # identity -> the expiry of the lease this object took
 
     def _path(self, identity):
         return "%s/%s" % (PREFIX, identity)
@@ -68,7 +71,18 @@ class LeaseLock(object):
         return data, version
 
     def acquire(self, identity):
-        """Take the lock; returns False when this run already holds it."""
+        """Take the lock; returns False when this run already holds it.
+
+        A free lock has no secret at all (``release`` deletes it), so the
+        first try is one write with ``cas=0``, which Vault accepts only when
+        the path does not exist. Only when that loses does the lock get read,
+        to tell this run's own lock, a live one and a stale one apart.
+        """
+        try:
+            self._write(identity, 0)
+            return True
+        except Conflict:
+            pass
         data, version = self.holder(identity)
         if data and data.get("run_id") == self.run_id:
             return False
@@ -77,21 +91,42 @@ class LeaseLock(object):
                            % (identity, data.get("run_id"), data.get("expires")),
                            where="lock %s/%s" % (self.mount, self._path(identity)),
                            hint="nothing was changed for it; wait for that run to finish and run again")
-        now = utcnow()
-        record = {"run_id": self.run_id, "host": self.host, "pid": self.pid, "taken": iso(now),
-                  "expires": iso(now + datetime.timedelta(seconds=self.lease))}
         try:
-            self.vault.kv_write(self.mount, self._path(identity), record, cas=version)
+            self._write(identity, version)
         except Conflict:
             raise Conflict("identity %s was locked by another run a moment ago" % identity,
                            where="lock %s/%s" % (self.mount, self._path(identity)),
                            hint="nothing was changed for it; wait for that run to finish and run again")
         return True
 
-    def release(self, identity):
+    def _write(self, identity, cas):
+        now = utcnow()
+        expires = now + datetime.timedelta(seconds=self.lease)
+        record = {"run_id": self.run_id, "host": self.host, "pid": self.pid, "taken": iso(now),
+                  "expires": iso(expires)}
+        self.vault.kv_write(self.mount, self._path(identity), record, cas=cas)
+        self.taken[identity] = record["expires"]
+
+    def release(self, identity, expires=None):
+        """Give the lock back (delete it, so the next ``acquire`` is one write).
+
+        While the lease this run took has not run out, nobody else can hold
+        the lock (a live lease is never taken over, and this controller is
+        alive), so it is deleted without reading it first. Past the lease,
+        it is read, and deleted only if it is still this run's.
+        """
+        expires = expires or self.taken.pop(identity, None)
+        if expires:
+            try:
+                left = (parse_time(expires) - utcnow()).total_seconds()
+            except NHIError:
+                left = 0
+            if left > RELEASE_MARGIN:
+                self.vault.kv_delete_all(self.mount, self._path(identity))
+                return
         data, _version = self.holder(identity)
         if data and data.get("run_id") == self.run_id:
-            self.vault.kv_delete_latest(self.mount, self._path(identity))
+            self.vault.kv_delete_all(self.mount, self._path(identity))
 
 
 def locked(lock, fn):

@@ -215,6 +215,19 @@ from ansible_collections.nhi.lifecycle.plugins.module_utils._module import NHIMo
 STS_METHOD = "sts:GetCallerIdentity"
 
 
+def _track(rec, key_id, gone=False, **fields):
+    """Keep the target's ledger of keys (``rec.keys``) in step with what this run did to them."""
+    ledger = getattr(rec, "keys", None)
+    if ledger is None:
+        return
+    if gone:
+        ledger.pop(key_id, None)
+    elif key_id in ledger:
+        ledger[key_id].update(fields)
+    elif "AccessKeyId" in fields:
+        ledger[key_id] = dict(fields)
+
+
 def _key_view(key, now):
     created = key.get("CreateDate")
     return {
@@ -271,6 +284,7 @@ class AccessKeys(object):
                     err = _aws.translate(exc, "setting key %s of %r to %s" % (key_id, user, status))
                     if not isinstance(err, NotFound):
                         raise err
+                _track(rec, key_id, Status=status)
 
     def delete(self, rec, user, key_id):
         with rec.step("delete_old", "aws_iam", "iam:DeleteAccessKey", "user/%s#%s" % (user, key_id),
@@ -283,6 +297,7 @@ class AccessKeys(object):
                     if not isinstance(err, NotFound):
                         raise err
                     st.outcome = "unchanged"
+                _track(rec, key_id, gone=True)
 
     # --- proofs ----------------------------------------------------------
     def prove(self, rec, t, step, key_id, secret, expect):
@@ -339,6 +354,7 @@ class AccessKeys(object):
         for key_id in phantoms:
             try:
                 self.aws.iam.delete_access_key(UserName=user, AccessKeyId=key_id)
+                _track(rec, key_id, gone=True)
                 rec.add("rollback", "aws_iam", "iam:DeleteAccessKey", "user/%s#%s" % (user, key_id), "changed",
                         details={"key_id": key_id, "reason": "minted by a replayed request whose answer was lost"})
             except Exception as exc:  # pylint: disable=broad-except
@@ -365,6 +381,8 @@ class AccessKeys(object):
                 created = response["AccessKey"]
                 key_id, secret = created["AccessKeyId"], created["SecretAccessKey"]
                 self.nm.secrets.add(secret)
+                _track(rec, key_id, AccessKeyId=key_id, Status=created.get("Status") or "Active",
+                       CreateDate=created.get("CreateDate") or utcnow())
                 del created
                 retried = _aws.retried(response)
                 del response
@@ -465,6 +483,9 @@ class AccessKeys(object):
                 st.details["user_exists"] = False
             st.details["keys"] = len(keys)
         before = {"access_keys": [_key_view(k, now) for k in keys]}
+        # What this run does to the keys is tracked, so that the keys after it
+        # need no second ListAccessKeys (one IAM call less per identity).
+        rec.keys = {k["AccessKeyId"]: dict(k) for k in keys}
         stored, meta = (None, None)
         if t["state"] != "inactive":
             stored, meta = self.read_store(t["store"])
@@ -535,10 +556,10 @@ class AccessKeys(object):
         hint = t.pop("_result_hint", None)
         if hint:
             stored_id, version = hint
-        if self.nm.check_mode or action == "unchanged" or not keys:
+        if self.nm.check_mode or action == "unchanged":
             after_keys = keys
         else:
-            after_keys = self.list_keys(user)
+            after_keys = sorted(rec.keys.values(), key=lambda k: (k.get("CreateDate") or now, k["AccessKeyId"]))
         result["access_keys"] = [_key_view(k, utcnow()) for k in after_keys]
         if t["include_last_used"]:
             for view in result["access_keys"]:

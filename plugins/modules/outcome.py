@@ -43,13 +43,27 @@ options:
     description: The event, for the report.
     type: str
   plan:
-    description: The registered result of M(nhi.lifecycle.plan).
+    description:
+      - The registered result of M(nhi.lifecycle.plan).
+      - Required unless I(plan_var) is given.
     type: dict
-    required: true
+  plan_var:
+    description:
+      - The name of the variable that holds the registered result of M(nhi.lifecycle.plan).
+      - The action reads it as registered, without templating it, which saves seconds at tens of thousands of
+        identities. Use instead of I(plan).
+    type: str
   results:
     description: The registered results of the batch steps (skipped ones are ignored).
     type: list
     elements: dict
+  result_vars:
+    description:
+      - Names of variables that hold registered results of batch steps, read as registered, without templating.
+        They are added to I(results).
+      - A name that is not defined (its task never ran) is ignored, as a skipped result is.
+    type: list
+    elements: str
   fail_on_error:
     description: Fail when any identity failed a step.
     type: bool
@@ -72,6 +86,13 @@ EXAMPLES = r"""
     event: rotate
     plan: "{{ plan }}"
     results: ["{{ keys }}"]
+  run_once: true
+
+- name: The same for a large estate, reading the registered results by name
+  nhi.lifecycle.outcome:
+    event: rotate
+    plan_var: plan
+    result_vars: [keys]
   run_once: true
 """
 

@@ -157,11 +157,12 @@ lock_errors:
   type: dict
   sample: {}
 held_locks:
-  description: The locks this run took, for M(nhi.lifecycle.outcome) to release.
+  description:
+    - The locks this run took, for M(nhi.lifecycle.outcome) to release, each with the end of its lease.
   returned: success
   type: list
   elements: dict
-  sample: [{"identity": "ci-deployer", "mount": "secret"}]
+  sample: [{"identity": "ci-deployer", "mount": "secret", "expires": "2026-11-23T19:57:03.000Z"}]
 run_id:
   description: The run id the locks and the stored metadata carry.
   returned: success

@@ -36,7 +36,8 @@ def _controller_pid():
 def acquire(identities, allowed, run_id, workers=16):
     """Lock every allowed identity for this run: ``(held, refused)``.
 
-    ``held`` lists ``{identity, mount}`` taken; ``refused`` maps an identity to
+    ``held`` lists ``{identity, mount, expires}`` taken (``expires``: the
+    lease's end, None when this run held the lock already); ``refused`` maps an identity to
     the reason it could not be locked (another live run holds it).
     """
     mounts = {i["name"]: (i.get("store") or {}).get("mount") or "secret" for i in identities}
@@ -47,7 +48,7 @@ def acquire(identities, allowed, run_id, workers=16):
         mount = mounts.get(item["identity"], "secret")
         lock = locks.setdefault(mount, LeaseLock(vault, mount=mount, run_id=run_id, controller_pid=_controller_pid()))
         lock.acquire(item["identity"])
-        return {"mount": mount}
+        return {"mount": mount, "expires": lock.taken.get(item["identity"])}
 
     results = run_batch([{"identity": name} for name in allowed], take, workers=workers, label="lock")
     held, refused = [], {}
@@ -55,7 +56,7 @@ def acquire(identities, allowed, run_id, workers=16):
         if result.get("failed"):
             refused[result["identity"]] = result.get("msg")
         else:
-            held.append({"identity": result["identity"], "mount": result["mount"]})
+            held.append({"identity": result["identity"], "mount": result["mount"], "expires": result.get("expires")})
     return held, refused
 
 
@@ -68,7 +69,7 @@ def release(held, run_id, workers=16):
 
     def drop(item):
         lock = locks.setdefault(item["mount"], LeaseLock(vault, mount=item["mount"], run_id=run_id))
-        lock.release(item["identity"])
+        lock.release(item["identity"], item.get("expires"))
         return {}
 
     run_batch(list(held), drop, workers=workers, label="unlock")

@@ -72,15 +72,27 @@ def test_check_mode_changes_nothing_then_apply_then_idempotent(tmp_path, run_pla
         keys[0]["AccessKeyId"]]
 
 
+def reports_one_active_key():
+    """An assert task: the result names exactly one key, Active, and it is the stored one (what IAM holds is
+    checked against the store by the test itself)."""
+    return {"name": "the result reports the keys after the change", "ansible.builtin.assert": {"that": [
+        "key_result.access_key_id is string",
+        "key_result.access_keys | map(attribute='access_key_id') | list == [key_result.access_key_id]",
+        "key_result.access_keys[0].status == 'Active'",
+        "key_result.stored.version is number"]}}
+
+
 def test_minted_key_works_and_rotated_out_key_is_rejected(tmp_path, run_playbook, iam, vault, unique_name,
                                                           aws_client_factory):
     user = unique_name("rot")
     path = "nhi/test/%s" % user
-    run_playbook(write_playbook(tmp_path, "mint.yml", [user_task(user), key_task(user, path)])).check()
+    run_playbook(write_playbook(tmp_path, "mint.yml", [user_task(user), key_task(user, path),
+                                                       reports_one_active_key()])).check()
     old = stored(vault, path)
     assert key_works(aws_client_factory, old["access_key_id"], old["secret_access_key"])
 
-    run_playbook(write_playbook(tmp_path, "rotate.yml", [key_task(user, path, state="rotated", force=True)])).check()
+    run_playbook(write_playbook(tmp_path, "rotate.yml", [key_task(user, path, state="rotated", force=True),
+                                                         reports_one_active_key()])).check()
     new = stored(vault, path)
     assert new["access_key_id"] != old["access_key_id"]
     assert key_works(aws_client_factory, new["access_key_id"], new["secret_access_key"])
