@@ -286,14 +286,8 @@ class VaultConnection(object):
 
     def kv_list(self, mount, prefix):
         """The keys directly under ``prefix`` (sub-folders end with ``/``); ``[]`` when there are none."""
-        where = "vault kv %s/%s" % (mount, prefix)
-        try:
-            response = self.client.secrets.kv.v2.list_secrets(path=prefix, mount_point=mount)
-        except Exception as exc:
-            err = translate(exc, "listing stored secrets", where)
-            if isinstance(err, NotFound):
-                return []
-            raise err
+        response = _call("listing stored secrets", "vault kv %s/%s" % (mount, prefix),
+                         lambda: self.client.secrets.kv.v2.list_secrets(path=prefix, mount_point=mount))
         return list(((response or {}).get("data") or {}).get("keys") or [])
 
     def kv_walk(self, mount, prefix, max_keys=100000):
