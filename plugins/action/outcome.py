@@ -143,9 +143,11 @@ class ActionModule(ActionBase):
             if shown >= MAX_LINES:
                 break
             shown += 1
-            line = "  %-9s %s" % (item["status"], name)
+            # "<status>: [<identity>]", as Ansible prints a host's result (tools that read
+            # Ansible's output, such as Molecule's idempotence report, parse it the same way).
+            line = "  %s: [%s]" % (item["status"], name)
             if item["steps"]:
-                line += ": " + " ".join(item["steps"])
+                line += " " + " ".join(item["steps"])
             if item["errors"]:
                 line += " \u2014 " + "; ".join(item["errors"][:2])
             display.display(line)

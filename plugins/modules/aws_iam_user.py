@@ -55,7 +55,10 @@ options:
     description: Tags to set. Tags that the collection manages (C(managed-by), C(nhi:*)) are added to these.
     type: dict
   purge_tags:
-    description: Remove tags that are not in I(tags) (the collection's own tags are kept).
+    description:
+      - Remove tags that are not in I(tags) (the collection's own tags are kept).
+      - Only when I(tags) is given. Without I(tags) the user's other tags are left as they are, so that
+        suspending a user (I(state=disabled)) does not strip its owner.
     type: bool
     default: true
   managed_policies:
@@ -224,7 +227,8 @@ class Users(object):
         else:
             created = False
             add = {k: v for k, v in tags.items() if before["tags"].get(k) != v}
-            drop = [k for k in before["tags"] if k not in tags and (t["purge_tags"] or k in OWN_TAGS)]
+            purge = t["purge_tags"] and t.get("tags") is not None
+            drop = [k for k in before["tags"] if k not in tags and (purge or k in OWN_TAGS)]
             if add or drop:
                 with rec.step("update_identity", "aws_iam", "iam:TagUser", target,
                               details={"tags_set": sorted(add), "tags_removed": sorted(drop)}):

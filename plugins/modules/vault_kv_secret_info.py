@@ -322,7 +322,7 @@ def main():
         extra_spec=dict(
             path_prefix=dict(type="str"),
             exclude=dict(type="list", elements="str", default=[]),
-            max_keys=dict(type="int", default=100000),
+            max_keys=dict(type="int", default=100000, no_log=False),
         ),
         default_identity=lambda t: "%s/%s" % (t["mount"], t.get("path")),
     )

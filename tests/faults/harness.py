@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import pathlib
+import re
 
 import yaml
 
@@ -203,14 +204,16 @@ def mint_counts(records):
     return out
 
 
+OUTCOME_LINE = re.compile(r"^  (changed|unchanged|failed|denied|delegated): \[([^\]]+)\]")
+
+
 def status_lines(stdout):
-    """``{identity: status}`` from the outcome task's per-identity lines (``  changed   name: ...``)."""
+    """``{identity: status}`` from the outcome task's per-identity lines (``  changed: [name] ...``)."""
     out = {}
     for line in stdout.splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and line.startswith("  ") and parts[0] in (
-                "changed", "unchanged", "failed", "denied", "delegated"):
-            out[parts[1].rstrip(":")] = parts[0]
+        match = OUTCOME_LINE.match(line)
+        if match:
+            out[match.group(2)] = match.group(1)
     return out
 
 

@@ -196,8 +196,12 @@ def test_user_disabled_then_absent_cleans_up_in_order(tmp_path, run_playbook, ia
     make = [user_task(user, inline_policies={"read": policy}), key_task(user, path)]
     run_playbook(write_playbook(tmp_path, "mk.yml", make)).check()
     iam.create_login_profile(UserName=user, Password="Zz-1-not-a-real-password!")
-    run_playbook(write_playbook(tmp_path, "dis.yml", [user_task(user, state="disabled")])).check()
+    # Suspended without restating its tags (as the module's example does): the owner tag stays.
+    disable = {"name": "suspend", "nhi.lifecycle.aws_iam_user": {"user_name": user, "state": "disabled"}}
+    run_playbook(write_playbook(tmp_path, "dis.yml", [disable])).check()
     assert "nhi-suspended" in iam.list_user_policies(UserName=user)["PolicyNames"]
+    tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=user)["Tags"]}
+    assert tags["owner"] == "team-test" and tags["nhi:state"] == "suspended", tags
     assert all(k["Status"] == "Inactive" for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"])
     with pytest.raises(iam.exceptions.NoSuchEntityException):
         iam.get_login_profile(UserName=user)

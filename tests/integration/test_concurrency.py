@@ -87,9 +87,9 @@ def lock_messages(stdout):
     """``{identity: line}`` for the identities a run stopped for because another run held them."""
     out = {}
     for line in stdout.splitlines():
-        parts = line.split()
-        if line.startswith("  failed ") and len(parts) > 1 and any(m in line for m in LOCKED):
-            out[parts[1].rstrip(":")] = line.strip()
+        match = harness.OUTCOME_LINE.match(line)
+        if match and match.group(1) == "failed" and any(m in line for m in LOCKED):
+            out[match.group(2)] = line.strip()
     return out
 
 

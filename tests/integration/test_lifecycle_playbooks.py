@@ -77,7 +77,7 @@ def test_provision_check_then_apply_then_idempotent(tmp_path, run_playbook, iam,
         iam.get_user(UserName=name)
 
     first = run_playbook("playbooks/provision.yml", inventory=inv).check()
-    assert "1 changed" in first.stdout and ("changed   %s" % name) in first.stdout
+    assert "1 changed" in first.stdout and ("  changed: [%s] " % name) in first.stdout
     assert works(aws_client_factory, stored(vault, name))
     second = run_playbook("playbooks/provision.yml", inventory=inv).check()
     assert "1 unchanged" in second.stdout
