@@ -34,18 +34,21 @@ EVIDENCE_ROOT ?= $(or $(NHI_EVIDENCE_ROOT),$(ROOT)/evidence)
 PYTEST_ARGS ?=
 UNIT_ARGS ?=
 INTEGRATION_ARGS ?=
+# Molecule scenarios to run (names under extensions/molecule/); empty: all.
+MOLECULE_SCENARIOS ?=
 # pytest's own options for every run: no cache dir in the tree, short tracebacks.
 PYTEST_OPTS := -p no:cacheprovider -ra --tb=short
 
 .PHONY: help venv backends-start backends-stop backends-status demo test sanity lint \
-        docs-lint unit integration compat bench clean action-group
+        docs-lint unit integration compat molecule bench clean action-group
 
 help:
 	@echo "make demo            venv + local backends + playbooks/demo.yml, then where the evidence report is"
-	@echo "make test            sanity, lint, docs-lint, unit, compat, integration (what CI runs: .ci/run)"
+	@echo "make test            sanity, lint, docs-lint, unit, compat, molecule, integration (what CI runs: .ci/run)"
 	@echo "make venv            .venv with requirements/test.txt (Python 3.13, ansible-core 2.21)"
 	@echo "make backends-start  OpenBao, moto, scim2-server (+ GCP stand-in) on free loopback ports; env in .run/backends.env"
 	@echo "make backends-stop   stop the backends this checkout started"
+	@echo "make molecule        the roles' Molecule scenarios (extensions/molecule/) against the local backends"
 	@echo "make sanity | lint | docs-lint | unit | integration | compat | bench | clean"
 
 # ---------------------------------------------------------------- venvs
@@ -175,6 +178,13 @@ integration: venv
 	fi; \
 	PYTHONPATH=$(COLLECTIONS) $(PY) -m pytest $(PYTEST_OPTS) tests/integration $(INTEGRATION_ARGS) $(PYTEST_ARGS)
 
+# Every role's Molecule scenario (extensions/molecule/<name>/: converge,
+# idempotence, verify, cleanup) against the real local backends, which
+# scripts/molecule.sh starts and stops like the integration target does.
+# One scenario: make molecule MOLECULE_SCENARIOS=rotate (or scripts/molecule.sh rotate).
+molecule: venv
+	@cd $(ROOT) && scripts/molecule.sh $(MOLECULE_SCENARIOS)
+
 compat: $(STAMP219)
 	@cd $(ROOT); \
 	shopt -s nullglob; books=(playbooks/*.yml); \
@@ -199,7 +209,7 @@ compat: $(STAMP219)
 # that its final line is pytest's own summary. Any failure -> non-zero exit.
 test: venv
 	@cd $(ROOT); failed=(); \
-	for step in sanity lint docs-lint unit compat; do \
+	for step in sanity lint docs-lint unit compat molecule; do \
 	  echo "==================== make $$step ===================="; \
 	  start=$$SECONDS; \
 	  if $(MAKE) $$step; then echo "make $$step: ok ($$((SECONDS - start)) s)"; \
