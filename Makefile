@@ -34,6 +34,10 @@ EVIDENCE_ROOT ?= $(or $(NHI_EVIDENCE_ROOT),$(ROOT)/evidence)
 PYTEST_ARGS ?=
 UNIT_ARGS ?=
 INTEGRATION_ARGS ?=
+# pytest-xdist workers for tests/integration (0: one process). Two halve the
+# wall time on a 2-core machine: a playbook run waits on the backends much of
+# the time. Every test uses names of its own, so the tests never meet.
+INTEGRATION_WORKERS ?= 2
 # Molecule scenarios to run (names under extensions/molecule/); empty: all.
 MOLECULE_SCENARIOS ?=
 # pytest's own options for every run: no cache dir in the tree, short tracebacks.
@@ -176,7 +180,7 @@ integration: venv
 	  trap 'scripts/backends.sh stop >>$(RUN)/backends-stop.log 2>&1' EXIT; \
 	  scripts/backends.sh start >/dev/null; \
 	fi; \
-	PYTHONPATH=$(COLLECTIONS) $(PY) -m pytest $(PYTEST_OPTS) tests/integration $(INTEGRATION_ARGS) $(PYTEST_ARGS)
+	PYTHONPATH=$(COLLECTIONS) $(PY) -m pytest $(PYTEST_OPTS) -n $(INTEGRATION_WORKERS) tests/integration $(INTEGRATION_ARGS) $(PYTEST_ARGS)
 
 # Every role's Molecule scenario (extensions/molecule/<name>/: converge,
 # idempotence, verify, cleanup) against the real local backends, which
