@@ -38,6 +38,11 @@ path "secret/delete/nhi/*" {
 path "secret/data/nhi-locks/*" {
   capabilities = ["create", "read", "update", "delete"]
 }
+# A release deletes the lock with its metadata, so that taking it next time is
+# one write (cas=0). Without this grant a release soft-deletes it instead.
+path "secret/metadata/nhi-locks/*" {
+  capabilities = ["delete"]
+}
 
 # --- AppRoles (kind vault_approle) ---------------------------------------------
 # The role itself (create/update/read/delete), and under it: role-id (read),

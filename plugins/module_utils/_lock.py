@@ -122,11 +122,23 @@ class LeaseLock(object):
             except NHIError:
                 left = 0
             if left > RELEASE_MARGIN:
-                self.vault.kv_delete_all(self.mount, self._path(identity))
+                self._drop(identity)
                 return
         data, _version = self.holder(identity)
         if data and data.get("run_id") == self.run_id:
+            self._drop(identity)
+
+    def _drop(self, identity):
+        try:
             self.vault.kv_delete_all(self.mount, self._path(identity))
+        except NHIError as exc:
+            if exc.status != 403:
+                raise
+            # A policy that grants delete on data/nhi-locks/ but not on
+            # metadata/nhi-locks/ (docs/permissions/vault-policy.hcl grants
+            # both): a soft delete frees the lock too; the next acquire then
+            # reads it and writes with check-and-set on its version.
+            self.vault.kv_delete_latest(self.mount, self._path(identity))
 
 
 def locked(lock, fn):

@@ -149,6 +149,10 @@ def test_the_documented_permissions_are_enough_for_every_playbook(tmp_path, run_
 
     run_playbook("playbooks/provision.yml", inventory=inv, env=env).check()
     assert iam.get_user(UserName=aws_name)["User"]["Path"] == "/nhi/"
+    # The run released its locks (deleted them, which the policy allows), rather than leaving them to expire.
+    for name in (aws_name, role_name):
+        with pytest.raises(Exception):
+            vault.secrets.kv.v2.read_secret_metadata(path="nhi-locks/%s" % name, mount_point="secret")
     first = vault.secrets.kv.v2.read_secret_version(path="%s/%s" % (PREFIX, aws_name), mount_point="secret",
                                                     raise_on_deleted_version=True)["data"]["data"]
     assert vault.auth.approle.read_role(role_name)["data"]["token_policies"] == ["default"]

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from ansible_collections.nhi.lifecycle.plugins.module_utils import _lock
-from ansible_collections.nhi.lifecycle.plugins.module_utils._common import Conflict, iso, utcnow
+from ansible_collections.nhi.lifecycle.plugins.module_utils._common import Conflict, NHIError, iso, utcnow
 
 
 class KV(object):
@@ -20,6 +20,7 @@ class KV(object):
     def __init__(self):
         self.data = {}   # path -> (version, data or None)
         self.calls = []
+        self.forbid_metadata_delete = False
 
     def kv_read(self, mount, path, version=None):
         self.calls.append("read")
@@ -38,7 +39,14 @@ class KV(object):
 
     def kv_delete_all(self, mount, path):
         self.calls.append("delete")
+        if self.forbid_metadata_delete:
+            raise NHIError("permission denied", status=403)
         self.data.pop((mount, path), None)
+
+    def kv_delete_latest(self, mount, path):
+        self.calls.append("soft-delete")
+        if (mount, path) in self.data:
+            self.soft_delete(path, mount)
 
     def soft_delete(self, path, mount="secret"):
         version, _data = self.data[(mount, path)]
@@ -123,3 +131,18 @@ def test_locked_wraps_a_target_and_reports_a_refusal():
     assert ("secret", "nhi-locks/free") not in kv.data
     refused = run({"identity": "busy"})
     assert refused["failed"] and refused["locked"] and "run-1" in refused["msg"]
+
+
+def test_without_delete_on_the_lock_metadata_a_release_soft_deletes_and_the_lock_is_free():
+    kv = KV()
+    kv.forbid_metadata_delete = True
+    first = lock(kv, "run-1")
+    first.acquire("etl")
+    first.release("etl")
+    assert kv.calls == ["write", "delete", "soft-delete"]
+    assert kv.data[("secret", "nhi-locks/etl")][1] is None
+    # Another host (so no pid check): the soft-deleted lock is free, taken with cas on its version.
+    second = lock(kv, "run-2")
+    second.host = "another-host"
+    assert second.acquire("etl") is True
+    assert kv.data[("secret", "nhi-locks/etl")][1]["run_id"] == "run-2"
