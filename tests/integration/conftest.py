@@ -217,9 +217,6 @@ def unique_name():
     return make
 
 
-RPC_START_FAILED = "Local RPC server did not start."
-
-
 @dataclasses.dataclass
 class PlaybookResult:
     """What one ansible-playbook run gave back."""
@@ -338,16 +335,10 @@ def run_playbook(backends, tmp_path):
 
         start = time.monotonic()
         try:
-            for attempt in (1, 2):
-                proc = subprocess.run(
-                    cmd, cwd=ROOT, env=child_env, capture_output=True, text=True, timeout=timeout, check=False
-                )
-                rc, out, err = proc.returncode, proc.stdout, proc.stderr
-                # ansible-core gives its in-process RPC host 5 s to start, before any play runs;
-                # on a loaded 2-core machine (make integration runs two workers) that can lapse.
-                # Nothing ran, so run once more; any other failure is the test's to judge.
-                if not (attempt == 1 and rc == 250 and RPC_START_FAILED in out + err):
-                    break
+            proc = subprocess.run(
+                cmd, cwd=ROOT, env=child_env, capture_output=True, text=True, timeout=timeout, check=False
+            )
+            rc, out, err = proc.returncode, proc.stdout, proc.stderr
         except subprocess.TimeoutExpired as exc:
             rc = -1
             out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")

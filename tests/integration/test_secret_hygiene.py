@@ -26,6 +26,8 @@ import io
 import json
 import pathlib
 import re
+import shutil
+import tempfile
 import time
 import urllib.parse
 import uuid
@@ -178,7 +180,18 @@ path "auth/approle/role/*"          {{ capabilities = ["create", "read", "update
 """
 
 
-def test_no_secret_reaches_any_output_log_report_or_temp_file(tmp_path, backends, run_playbook, vault, unique_name):
+@pytest.fixture
+def short_tmpdir():
+    """A TMPDIR with a short path. Python's multiprocessing puts a Unix socket in TMPDIR (ansible-core's
+    local RPC host uses one), and a socket path may hold 107 bytes at most: under pytest-xdist tmp_path
+    is long enough to break it, and ansible-playbook then fails before any play."""
+    path = pathlib.Path(tempfile.mkdtemp(prefix="nhi-hyg-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_no_secret_reaches_any_output_log_report_or_temp_file(tmp_path, short_tmpdir, backends, run_playbook, vault,
+                                                              unique_name):
     started = time.monotonic()
     if not backends.get("NHI_GCP_ACCESS_TOKEN"):
         pytest.fail("%s has no NHI_GCP_ACCESS_TOKEN: the GCP IAM stand-in's token is needed to provision the "
@@ -189,9 +202,10 @@ def test_no_secret_reaches_any_output_log_report_or_temp_file(tmp_path, backends
     prefix = "nhi/hygiene-%s" % run_suffix
     inv = _catalog(tmp_path, names, prefix)
 
-    dirs = {name: tmp_path / name for name in ("local-tmp", "remote-tmp", "tmpdir", "ansible-home")}
+    dirs = {name: tmp_path / name for name in ("local-tmp", "remote-tmp", "ansible-home")}
     for path in dirs.values():
         path.mkdir()
+    dirs["tmpdir"] = short_tmpdir
     log_file = tmp_path / "ansible.log"
     env = {
         "ANSIBLE_LOG_PATH": str(log_file),
