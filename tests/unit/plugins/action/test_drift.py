@@ -13,6 +13,8 @@ from ansible.errors import AnsibleActionFail
 from ansible_collections.nhi.lifecycle.plugins.action import drift as drift_action
 from ansible_collections.nhi.lifecycle.plugins.action.drift import ActionModule
 
+from action_mocks import make_action  # noqa: E402
+
 
 def nhi(name, **extra):
     item = {"name": name, "kind": "aws_iam_user", "owner": "team-a", "environment": "dev", "source": "cat.nhi.yml",
@@ -48,14 +50,7 @@ def task_vars(catalog, batch=None):
 
 
 def action(args, check_mode=False):
-    task = MagicMock()
-    task.args = args
-    task.async_val = 0
-    task.check_mode = check_mode
-    task.action = "nhi.lifecycle.drift"
-    connection = MagicMock()
-    connection._shell.tmpdir = "/tmp"
-    return ActionModule(task, connection, MagicMock(), MagicMock(), MagicMock(), None)
+    return make_action(ActionModule, "nhi.lifecycle.drift", args, check_mode)
 
 
 PLAN = {"allowed": ["a", "b"], "denied": [], "nhi_exceptions_report": {"open": [], "expired": []}}

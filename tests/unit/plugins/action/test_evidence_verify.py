@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-from unittest.mock import MagicMock
 
 import pytest
 from ansible.errors import AnsibleActionFail
@@ -14,16 +13,11 @@ from ansible.errors import AnsibleActionFail
 from ansible_collections.nhi.lifecycle.plugins.action.evidence_verify import ActionModule
 from ansible_collections.nhi.lifecycle.plugins.plugin_utils import _evidence_chain as chain
 
+from action_mocks import make_action  # noqa: E402
+
 
 def action(args):
-    task = MagicMock()
-    task.args = args
-    task.async_val = 0
-    task.check_mode = False
-    task.action = "nhi.lifecycle.evidence_verify"
-    connection = MagicMock()
-    connection._shell.tmpdir = "/tmp"
-    return ActionModule(task, connection, MagicMock(), MagicMock(), MagicMock(), None)
+    return make_action(ActionModule, "nhi.lifecycle.evidence_verify", args)
 
 
 def make_run(directory, key=None, seal=True, n=3):

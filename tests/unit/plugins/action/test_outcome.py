@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-from unittest.mock import MagicMock
 
 import pytest
 from ansible.errors import AnsibleActionFail
@@ -14,16 +13,11 @@ from ansible.errors import AnsibleActionFail
 from ansible_collections.nhi.lifecycle.plugins.action import outcome
 from ansible_collections.nhi.lifecycle.plugins.action.outcome import ActionModule
 
+from action_mocks import make_action  # noqa: E402
+
 
 def action(args):
-    task = MagicMock()
-    task.args = args
-    task.async_val = 0
-    task.check_mode = False
-    task.action = "nhi.lifecycle.outcome"
-    connection = MagicMock()
-    connection._shell.tmpdir = "/tmp"
-    return ActionModule(task, connection, MagicMock(), MagicMock(), MagicMock(), None)
+    return make_action(ActionModule, "nhi.lifecycle.outcome", args)
 
 
 PLAN = {"event": "rotate", "allowed": ["a", "b"], "denied": ["c"], "evidence": [
