@@ -24,7 +24,7 @@ offboard, per identity (the least that leaves nothing behind):
   iam:DeleteUser.
 reconcile (read only, the reads of nhi.lifecycle's reconcile role): once,
   iam:ListUsers under the managed path (discovery); per identity, kv2
-  metadata read, iam:GetUser, ListUserTags, ListAttachedUserPolicies,
+  metadata read, iam:GetUser (with its tags), ListAttachedUserPolicies,
   ListUserPolicies, ListAccessKeys and GetAccessKeyLastUsed per key, then
   a comparison of the stored key id with the user's active keys.
 
@@ -195,8 +195,7 @@ def offboard_one(c, name, mount, prefix, run_id):
 def reconcile_one(c, name, mount, prefix, run_id):
     path = "%s/%s" % (prefix, name)
     meta = c.vault.secrets.kv.v2.read_secret_metadata(path=path, mount_point=mount)["data"]
-    c.iam.get_user(UserName=name)
-    c.iam.list_user_tags(UserName=name)
+    c.iam.get_user(UserName=name)  # returns the tags too
     c.iam.list_attached_user_policies(UserName=name)
     inline = c.iam.list_user_policies(UserName=name)["PolicyNames"]
     keys = c.iam.list_access_keys(UserName=name)["AccessKeyMetadata"]

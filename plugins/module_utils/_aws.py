@@ -303,9 +303,10 @@ def read_user(iam, name):
         if isinstance(err, NotFound):
             return None
         raise err
+    # GetUser returns the user's tags (IAM allows at most 50, all returned)
+    # and its permissions boundary, so no iam:ListUserTags per user read.
+    tags = {t["Key"]: t["Value"] for t in user.get("Tags") or []}
     try:
-        tags = {t["Key"]: t["Value"] for t in call("listing the tags of %r" % name, iam.list_user_tags,
-                                                   UserName=name).get("Tags", [])}
         managed = [p["PolicyArn"] for p in call("listing the managed policies of %r" % name,
                                                 iam.list_attached_user_policies,
                                                 UserName=name).get("AttachedPolicies", [])]
@@ -315,9 +316,15 @@ def read_user(iam, name):
         # Deleted between our calls (another run, or a retried DeleteUser
         # whose first answer was lost): it is gone, which is not an error.
         return None
+    return user_view(user, name, tags, managed, inline)
+
+
+def user_view(user, name, tags, managed, inline):
+    """The module-facing view of an IAM user (a GetUser or CreateUser ``User``) with its policies."""
+    boundary = (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
     return {"user_name": name, "arn": user.get("Arn"), "path": user.get("Path"), "tags": tags,
             "created": user["CreateDate"].isoformat() if user.get("CreateDate") else None,
-            "managed_policies": sorted(managed), "inline_policies": sorted(inline),
+            "managed_policies": sorted(managed), "inline_policies": sorted(inline), "permissions_boundary": boundary,
             "suspended": SUSPEND_POLICY in inline or tags.get("nhi:state") == "suspended"}
 
 

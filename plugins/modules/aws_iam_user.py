@@ -112,7 +112,7 @@ user:
   type: dict
   sample: {"user_name": "ci-deployer", "arn": "arn:aws:iam::123456789012:user/nhi/ci-deployer", "path": "/nhi/",
            "tags": {"owner": "team-platform"}, "managed_policies": [], "inline_policies": ["read-artifacts"],
-           "suspended": false}
+           "permissions_boundary": null, "suspended": false}
 action:
   description: C(created), C(updated), C(suspended), C(deleted) or C(unchanged).
   returned: success
@@ -143,6 +143,7 @@ failed_identities:
   sample: []
 """
 
+import copy
 import json
 
 from ansible_collections.nhi.lifecycle.plugins.module_utils import _aws
@@ -154,6 +155,17 @@ DENY_ALL = json.dumps({"Version": "2012-10-17",
                        "Statement": [{"Sid": "NhiSuspended", "Effect": "Deny", "Action": "*", "Resource": "*"}]},
                       sort_keys=True)
 OWN_TAGS = ("managed-by", "nhi:state", "nhi:identity")
+
+
+def _add(names, name):
+    if name not in names:
+        names.append(name)
+        names.sort()
+
+
+def _drop(names, name):
+    if name in names:
+        names.remove(name)
 
 
 def _doc(value):
@@ -188,9 +200,15 @@ class Users(object):
             before = self.read(t["user_name"])
             if t["state"] == "absent":
                 action = self.remove(t, rec, before)
+                # The one read that shows the deletion took: GetUser now fails.
+                after = before if self.nm.check_mode or action == "unchanged" else self.read(t["user_name"])
             else:
-                action = self.ensure(t, rec, before)
-            after = before if self.nm.check_mode or action == "unchanged" else self.read(t["user_name"])
+                # ensure() applies each write it makes to a copy of before, so
+                # the user afterwards needs no second read (three IAM calls).
+                after = copy.deepcopy(before) if before is not None else None
+                action, after = self.ensure(t, rec, before, after)
+                if self.nm.check_mode:
+                    after = before
             result.update(action=action, changed=action != "unchanged", user=after)
             if self.nm.diff_mode:
                 result["diff"] = {"before": before or {}, "after": after or {},
@@ -208,7 +226,8 @@ class Users(object):
         tags["nhi:state"] = "suspended" if t["state"] == "disabled" else "active"
         return {str(k): str(v) for k, v in tags.items()}
 
-    def ensure(self, t, rec, before):
+    def ensure(self, t, rec, before, after):
+        """Create or update the user; return (action, the user after the writes)."""
         name = t["user_name"]
         target = "user/%s" % name
         changed = False
@@ -216,13 +235,16 @@ class Users(object):
         if before is None and t["state"] == "disabled":
             # Suspending a user that does not exist must not create it.
             rec.add("suspend", "aws_iam", "iam:GetUser", target, "unchanged", details={"reason": "user does not exist"})
-            return "unchanged"
+            return "unchanged", None
         if before is None:
             with rec.step("create_identity", "aws_iam", "iam:CreateUser", target, details={"path": t["path"]}):
+                made = {}
                 if not self.nm.check_mode:
-                    self.call("creating IAM user %r" % name, self.iam.create_user, UserName=name, Path=t["path"],
-                              Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())])
+                    made = self.call("creating IAM user %r" % name, self.iam.create_user, UserName=name,
+                                     Path=t["path"], Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())])
+                    made = made.get("User") or {}
             before = {"tags": tags, "managed_policies": [], "inline_policies": [], "suspended": False}
+            after = _aws.user_view(made, name, dict(tags), [], [])
             created = True
         else:
             created = False
@@ -238,24 +260,29 @@ class Users(object):
                                       Tags=[{"Key": k, "Value": v} for k, v in sorted(add.items())])
                         if drop:
                             self.call("untagging %r" % name, self.iam.untag_user, UserName=name, TagKeys=drop)
+                after["tags"].update(add)
+                for key in drop:
+                    after["tags"].pop(key, None)
                 changed = True
-        changed |= self.sync_policies(t, rec, before)
+        changed |= self.sync_policies(t, rec, before, after)
         if t["state"] == "disabled":
-            changed |= self.suspend(t, rec, before)
+            changed |= self.suspend(t, rec, before, after)
         elif before.get("suspended"):
             with rec.step("update_identity", "aws_iam", "iam:DeleteUserPolicy", target,
                           details={"policy": SUSPEND_POLICY, "reason": "suspension lifted"}):
                 if not self.nm.check_mode:
                     self.call("lifting the suspension of %r" % name, self.iam.delete_user_policy, UserName=name,
                               PolicyName=SUSPEND_POLICY)
+            _drop(after["inline_policies"], SUSPEND_POLICY)
             changed = True
+        after["suspended"] = SUSPEND_POLICY in after["inline_policies"] or after["tags"].get("nhi:state") == "suspended"
         if created:
-            return "created"
+            return "created", after
         if t["state"] == "disabled" and changed:
-            return "suspended"
-        return "updated" if changed else "unchanged"
+            return "suspended", after
+        return ("updated" if changed else "unchanged"), after
 
-    def sync_policies(self, t, rec, before):
+    def sync_policies(self, t, rec, before, after):
         name = t["user_name"]
         target = "user/%s" % name
         changed = False
@@ -267,6 +294,7 @@ class Users(object):
                     if not self.nm.check_mode:
                         self.call("attaching %s to %r" % (arn, name), self.iam.attach_user_policy, UserName=name,
                                   PolicyArn=arn)
+                _add(after["managed_policies"], arn)
                 changed = True
             if t["purge_policies"]:
                 for arn in sorted(have - wanted):
@@ -275,6 +303,7 @@ class Users(object):
                         if not self.nm.check_mode:
                             self.call("detaching %s from %r" % (arn, name), self.iam.detach_user_policy,
                                       UserName=name, PolicyArn=arn)
+                    _drop(after["managed_policies"], arn)
                     changed = True
         if t.get("inline_policies") is not None:
             wanted = dict(t["inline_policies"])
@@ -296,6 +325,7 @@ class Users(object):
                             self.call("writing inline policy %s of %r" % (pname, name), self.iam.put_user_policy,
                                       UserName=name, PolicyName=pname,
                                       PolicyDocument=json.dumps(_doc(document), sort_keys=True))
+                    _add(after["inline_policies"], pname)
                     changed = True
             if t["purge_policies"]:
                 for pname in sorted(set(have) - set(wanted)):
@@ -304,10 +334,11 @@ class Users(object):
                         if not self.nm.check_mode:
                             self.call("deleting inline policy %s of %r" % (pname, name), self.iam.delete_user_policy,
                                       UserName=name, PolicyName=pname)
+                    _drop(after["inline_policies"], pname)
                     changed = True
         return changed
 
-    def suspend(self, t, rec, before):
+    def suspend(self, t, rec, before, after):
         name = t["user_name"]
         target = "user/%s" % name
         changed = False
@@ -316,6 +347,7 @@ class Users(object):
                 if not self.nm.check_mode:
                     self.call("suspending %r" % name, self.iam.put_user_policy, UserName=name,
                               PolicyName=SUSPEND_POLICY, PolicyDocument=DENY_ALL)
+            _add(after["inline_policies"], SUSPEND_POLICY)
             changed = True
         if self.nm.check_mode and before.get("arn") is None:
             return changed
@@ -415,8 +447,7 @@ class Users(object):
                 if not check:
                     self._gone_ok("leaving group", iam.remove_user_from_group, UserName=name,
                                   GroupName=group["GroupName"])
-        user = self.call("reading %r" % name, iam.get_user, UserName=name)["User"]
-        if user.get("PermissionsBoundary"):
+        if before.get("permissions_boundary"):
             with rec.step("update_identity", "aws_iam", "iam:DeleteUserPermissionsBoundary", target):
                 if not check:
                     self._gone_ok("removing the permissions boundary", iam.delete_user_permissions_boundary,

@@ -59,7 +59,8 @@ user:
   returned: when user_name is given
   type: dict
   sample: {"user_name": "ci-deployer", "arn": "arn:aws:iam::123456789012:user/nhi/ci-deployer", "path": "/nhi/",
-           "tags": {"owner": "team-platform"}, "managed_policies": [], "inline_policies": [], "suspended": false}
+           "tags": {"owner": "team-platform"}, "managed_policies": [], "inline_policies": [],
+           "permissions_boundary": null, "suspended": false}
 users:
   description: Users under I(path_prefix) (listing form).
   returned: when neither user_name nor targets is given

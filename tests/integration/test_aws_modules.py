@@ -7,6 +7,8 @@ never with the module under test.
 """
 from __future__ import annotations
 
+import json
+
 import botocore.exceptions
 import pytest
 import yaml
@@ -216,3 +218,44 @@ def test_user_disabled_then_absent_cleans_up_in_order(tmp_path, run_playbook, ia
         stored(vault, path)
     again = run_playbook(write_playbook(tmp_path, "rm2.yml", remove)).check()
     assert "changed=0" in again.stdout
+
+
+def _user_as_iam_holds_it(iam, user):
+    """The module's view of a user, read with raw boto3."""
+    got = iam.get_user(UserName=user)["User"]
+    tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=user)["Tags"]}
+    inline = sorted(iam.list_user_policies(UserName=user)["PolicyNames"])
+    return {"user_name": user, "arn": got["Arn"], "path": got["Path"], "tags": tags,
+            "managed_policies": sorted(p["PolicyArn"] for p in
+                                       iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]),
+            "inline_policies": inline,
+            "permissions_boundary": (got.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
+            "suspended": "nhi-suspended" in inline or tags.get("nhi:state") == "suspended"}
+
+
+def test_returned_user_is_what_iam_holds_after_every_kind_of_change(tmp_path, run_playbook, iam, unique_name):
+    """aws_iam_user derives the user it returns from the writes it made (no second read): after a create,
+    tag and policy changes, a purge, a suspension and its lifting, that view must equal IAM's own."""
+    user = unique_name("view")
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+    arns = [iam.create_policy(PolicyName=unique_name("pol"), PolicyDocument=json.dumps(doc))["Policy"]["Arn"]
+            for _ in range(2)]
+    out = tmp_path / "user.json"
+    save = {"name": "save", "ansible.builtin.copy": {"content": "{{ user_result.user | to_json }}",
+                                                       "dest": str(out), "mode": "0600"}}
+    steps = [
+        ("create", dict(managed_policies=[arns[0]], inline_policies={"read": doc}), "created"),
+        ("retag and add", dict(tags={"owner": "team-other", "cost": "7"}, managed_policies=arns,
+                               inline_policies={"read": doc, "write": doc}), "updated"),
+        ("purge", dict(tags={"owner": "team-other"}, managed_policies=[arns[1]], inline_policies={"write": doc},
+                       purge_policies=True), "updated"),
+        ("suspend", dict(state="disabled"), "suspended"),
+        ("lift", dict(), "updated"),
+    ]
+    for label, extra, action in steps:
+        task = user_task(user, **extra)
+        assert_action = {"name": "action", "ansible.builtin.assert": {"that": ["user_result.action == %r" % action]}}
+        run_playbook(write_playbook(tmp_path, "%s.yml" % label.replace(" ", "-"), [task, assert_action, save])).check()
+        returned = json.loads(out.read_text())
+        returned.pop("created")
+        assert returned == _user_as_iam_holds_it(iam, user), label
