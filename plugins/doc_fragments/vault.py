@@ -41,9 +41,11 @@ options:
     description: A CA certificate file to verify the server with. Falls back to E(VAULT_CACERT).
     type: path
   vault_validate_certs:
-    description: Verify the server's TLS certificate. Only turn this off against a local test server.
+    description:
+      - Verify the server's TLS certificate. Only turn this off against a local test server.
+      - When not set, the certificate is verified unless E(VAULT_SKIP_VERIFY) is true, as the C(vault) and
+        C(bao) command-line tools read it.
     type: bool
-    default: true
   vault_timeout:
     description: Timeout of every call, in seconds.
     type: int

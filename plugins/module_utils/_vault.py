@@ -19,6 +19,7 @@ learn whether it landed (``kv_write``). See docs/reliability.md.
 from __future__ import annotations
 
 import ipaddress
+import os
 import math
 import re
 import threading
@@ -65,10 +66,21 @@ def argument_spec():
         vault_role_id=dict(type="str", no_log=False, fallback=(env_fallback, ["VAULT_ROLE_ID"])),
         vault_secret_id=dict(type="str", no_log=True, fallback=(env_fallback, ["VAULT_SECRET_ID"])),
         vault_ca_cert=dict(type="path", fallback=(env_fallback, ["VAULT_CACERT"])),
-        vault_validate_certs=dict(type="bool", default=True),
+        vault_validate_certs=dict(type="bool"),
         vault_timeout=dict(type="int", default=10),
         vault_retries=dict(type="int", default=5),
     )
+
+
+def validate_certs(value, environ=None):
+    """Whether to verify Vault's certificate: the option when it is set, else not E(VAULT_SKIP_VERIFY).
+
+    The vault and bao CLIs read VAULT_SKIP_VERIFY with Go's strconv.ParseBool.
+    """
+    if value is not None:
+        return bool(value)
+    skip = (environ if environ is not None else os.environ).get("VAULT_SKIP_VERIFY", "")
+    return skip.strip().lower() not in ("1", "t", "true", "y", "yes", "on")
 
 
 def _describe_url(url):
@@ -201,7 +213,7 @@ class VaultConnection(object):
         if not (url.startswith("http://") or url.startswith("https://")):
             raise NHIError("the Vault address %r is not an http(s) URL" % url, where="vault_url / VAULT_ADDR",
                            hint="use a URL such as https://vault.example.com:8200")
-        verify = options.get("vault_validate_certs", True)
+        verify = validate_certs(options.get("vault_validate_certs"))
         ca_cert = options.get("vault_ca_cert")
         if verify and ca_cert:
             verify = ca_cert

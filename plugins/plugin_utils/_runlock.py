@@ -25,7 +25,7 @@ from ansible_collections.nhi.lifecycle.plugins.module_utils._lock import LeaseLo
 def _options():
     return {"vault_url": os.environ.get("VAULT_ADDR"), "vault_token": os.environ.get("VAULT_TOKEN"),
             "vault_namespace": os.environ.get("VAULT_NAMESPACE"), "vault_ca_cert": os.environ.get("VAULT_CACERT"),
-            "vault_validate_certs": os.environ.get("VAULT_SKIP_VERIFY", "").lower() not in ("1", "true"),
+            "vault_validate_certs": None,  # VaultConnection reads VAULT_SKIP_VERIFY
             "vault_auth_method": "token", "vault_timeout": 10, "vault_retries": 5}
 
 

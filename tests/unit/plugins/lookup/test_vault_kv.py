@@ -76,7 +76,8 @@ def test_reads_through_the_shared_connection_code(lookup):
     assert conn.reads == [("kv", "nhi/dev/app", 3), ("kv", "nhi/dev/other", 3)]
     # options reach the connector through the adapter, defaults included
     assert conn.options.get("vault_url") == "http://127.0.0.1:1"
-    assert conn.options.get("vault_validate_certs") is True and conn.options.get("vault_timeout") == 10
+    # unset: VaultConnection decides from VAULT_SKIP_VERIFY (test__vault.py)
+    assert conn.options.get("vault_validate_certs") is None and conn.options.get("vault_timeout") == 10
 
 
 def test_values_are_unsafe(lookup):

@@ -57,6 +57,27 @@ def test_good_store_path():
     _vault.check_store({"mount": "secret", "path": "nhi/dev/ci-deployer"})
 
 
+@pytest.mark.parametrize("option, skip, verify", [
+    (None, None, True), (None, "", True), (None, "false", True), (None, "0", True),
+    (None, "true", False), (None, "1", False), (None, "TRUE", False), (None, " yes ", False),
+    (True, "true", True),   # an explicit option wins over the environment
+    (False, None, False), (False, "false", False),
+])
+def test_validate_certs_falls_back_to_vault_skip_verify(option, skip, verify):
+    environ = {} if skip is None else {"VAULT_SKIP_VERIFY": skip}
+    assert _vault.validate_certs(option, environ) is verify
+
+
+def test_connection_verifies_unless_told_not_to(monkeypatch):
+    options = {"vault_url": "https://127.0.0.1:1", "vault_token": "t"}
+    monkeypatch.setattr(_vault.VaultConnection, "_authenticate", lambda self: None)  # no server here
+    monkeypatch.delenv("VAULT_SKIP_VERIFY", raising=False)
+    assert _vault.VaultConnection(dict(options)).session.verify is True
+    monkeypatch.setenv("VAULT_SKIP_VERIFY", "true")
+    assert _vault.VaultConnection(dict(options)).session.verify is False
+    assert _vault.VaultConnection(dict(options, vault_validate_certs=True)).session.verify is True
+
+
 def test_session_retries_429_and_5xx_with_backoff():
     session = _vault._session({"vault_retries": 4}, 8)
     retry = session.get_adapter("https://x").max_retries
