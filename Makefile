@@ -38,6 +38,10 @@ INTEGRATION_ARGS ?=
 # wall time on a 2-core machine: a playbook run waits on the backends much of
 # the time. Every test uses names of its own, so the tests never meet.
 INTEGRATION_WORKERS ?= 2
+# pytest-xdist workers for tests/unit (make unit and make compat; 0: one
+# process). The unit tests share no state, and two workers take the two
+# steps from about 170 s to about 110 s on a 2-core machine.
+UNIT_WORKERS ?= 2
 # Molecule scenarios to run (names under extensions/molecule/); empty: all.
 MOLECULE_SCENARIOS ?=
 # pytest's own options for every run: no cache dir in the tree, short tracebacks.
@@ -167,7 +171,7 @@ docs-lint: venv
 # pytest exits 5 when it collected nothing; make treats that (like any
 # non-zero status) as a failure, so an empty suite never passes.
 unit: venv
-	@cd $(ROOT) && PYTHONPATH=$(COLLECTIONS) $(PY) -m pytest $(PYTEST_OPTS) tests/unit $(UNIT_ARGS) $(PYTEST_ARGS)
+	@cd $(ROOT) && PYTHONPATH=$(COLLECTIONS) $(PY) -m pytest $(PYTEST_OPTS) -n $(UNIT_WORKERS) tests/unit $(UNIT_ARGS) $(PYTEST_ARGS)
 
 # Starts the backends unless they already run, and stops them afterwards
 # (also on failure) when it started them. The stop goes to a log so that
@@ -206,7 +210,7 @@ compat: $(STAMP219)
 	else \
 	  echo "make compat: no playbooks/*.yml yet; skipping --syntax-check"; \
 	fi; \
-	PYTHONPATH=$(COLLECTIONS) $(VENV219)/bin/python -m pytest $(PYTEST_OPTS) tests/unit $(UNIT_ARGS) $(PYTEST_ARGS)
+	PYTHONPATH=$(COLLECTIONS) $(VENV219)/bin/python -m pytest $(PYTEST_OPTS) -n $(UNIT_WORKERS) tests/unit $(UNIT_ARGS) $(PYTEST_ARGS)
 
 # `make test` runs every step even when an earlier one fails (so one run shows
 # all failures), prints which failed, and runs the integration tests last so
