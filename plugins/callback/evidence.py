@@ -73,9 +73,11 @@ options:
     description:
       - The most identities whose timeline C(report.html) and C(report.md) show. Identities with a
         failed step are always shown. V(0) shows all.
-      - C(evidence.jsonl) and C(summary.json) always hold everything.
+      - The default keeps the report of a 10,000-identity run at about 6 MB of HTML instead of 56 MB,
+        which a browser opens. C(evidence.jsonl) and C(summary.json) always hold everything, and
+        C(nhi-evidence report DIR --timeline-limit 0) rebuilds both reports with every identity.
     type: int
-    default: 0
+    default: 1000
     env:
       - name: NHI_EVIDENCE_TIMELINE_LIMIT
     ini:
@@ -513,7 +515,7 @@ class CallbackModule(CallbackBase):
             }
             summary = self.collector.summary(run_id=self.run_id, chain=chain_info, verification=self.verification,
                                              stats=totals, playbook=self.playbook)
-            limit = self._option("timeline_limit", 0)
+            limit = self._option("timeline_limit", 1000)
             self.paths = write_reports(self.directory, summary, self.collector, limit or None)
         except Exception as exc:
             self._display.warning("nhi.lifecycle.evidence: the evidence is sealed in %s but the report could not "

@@ -346,3 +346,17 @@ def test_the_callback_declares_itself_as_documented():
 ])
 def test_secret_names(name, secret):
     assert cbmod.secret_name(name) is secret
+
+
+def test_the_reports_show_at_most_1000_identities_unless_told_otherwise(tmp_path):
+    """The default timeline_limit: a 10,000-identity report stays openable; every failure is still shown."""
+    names = ["svc-%04d" % i for i in range(1003)]
+    batch = [entry(n) for n in names[:-1]] + [entry(names[-1], outcome="failed", error="denied by IAM")]
+    cb, _display = synth.make_callback(tmp_path, run_id="big", timeline_limit=None)  # option unset
+    synth.drive_batches(cb, [batch])
+    md = (tmp_path / "big" / "report.md").read_text()
+    assert "Showing 1,000 of 1,003 identities" in md
+    assert "### %s (failed)" % names[-1] in md     # the failure sorts last, and is kept
+    assert "### %s\n" % names[998] in md and "### %s\n" % names[999] not in md
+    assert sum(1 for line in md.splitlines() if line.startswith("### svc-")) == 1000
+    assert sum(1 for r in records(cb) if r["type"] == chain.STEP) == 1003  # evidence.jsonl holds everything
