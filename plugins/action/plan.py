@@ -23,7 +23,7 @@ display = Display()
 def plain(value):
     """Copy inventory data into builtin types (no unsafe/tagged wrappers)."""
     if isinstance(value, dict):
-        return {to_text(k): plain(v) for k, v in value.items()}
+        return {(str(k) if isinstance(k, str) else to_text(k)): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     if isinstance(value, bool) or value is None:
