@@ -12,26 +12,14 @@ import json
 
 import boto3
 import pytest
-import yaml
-
-from ansible import constants as C
 from ansible.errors import AnsibleError
-from ansible.utils.plugin_docs import add_fragments
 
+from ansible_collections.nhi.lifecycle.plugins.doc_fragments import aws as aws_fragment
 from ansible_collections.nhi.lifecycle.plugins.lookup import aws_access_keys
 
+from fragments import configured_lookup  # noqa: E402
+
 moto = pytest.importorskip("moto")
-
-
-class _Fragments(object):
-    """The doc fragment the lookup extends, for ``add_fragments`` (as Ansible's fragment loader would)."""
-
-    def get(self, name):
-        if name != "nhi.lifecycle.aws":
-            return None
-        from ansible_collections.nhi.lifecycle.plugins.doc_fragments import aws as fragment
-
-        return type("ModuleDocFragment", (fragment.ModuleDocFragment,), {"ansible_name": name})
 
 
 @pytest.fixture
@@ -47,12 +35,8 @@ def iam(monkeypatch):
 
 @pytest.fixture
 def lookup():
-    doc = yaml.safe_load(aws_access_keys.DOCUMENTATION)
-    add_fragments(doc, aws_access_keys.__file__, _Fragments())
+    plugin, doc = configured_lookup(aws_access_keys, "nhi.lifecycle.aws", aws_fragment)
     assert "aws_region" in doc["options"]
-    plugin = aws_access_keys.LookupModule()
-    plugin._load_name = "nhi.lifecycle.aws_access_keys"
-    C.config.initialize_plugin_configuration_definitions("lookup", plugin._load_name, doc["options"])
     return plugin
 
 

@@ -6,15 +6,14 @@
 from __future__ import annotations
 
 import pytest
-import yaml
-
-from ansible import constants as C
 from ansible.errors import AnsibleError
-from ansible.utils.plugin_docs import add_fragments
 
+from ansible_collections.nhi.lifecycle.plugins.doc_fragments import vault as vault_fragment
 from ansible_collections.nhi.lifecycle.plugins.lookup import vault_kv
 from ansible_collections.nhi.lifecycle.plugins.module_utils import _vault
 from ansible_collections.nhi.lifecycle.plugins.module_utils._common import NHIError
+
+from fragments import configured_lookup  # noqa: E402
 
 
 class FakeConnection(object):
@@ -34,28 +33,13 @@ class FakeConnection(object):
         return {"secret_id": "{{ lookup('pipe', 'id') }}", "role_id": "rid"}, {"version": 1}
 
 
-class _Fragments(object):
-    """The one doc fragment the lookup extends, for ``add_fragments`` (as Ansible's fragment loader would)."""
-
-    def get(self, name):
-        if name != "nhi.lifecycle.vault":
-            return None
-        from ansible_collections.nhi.lifecycle.plugins.doc_fragments import vault as fragment
-
-        return type("ModuleDocFragment", (fragment.ModuleDocFragment,), {"ansible_name": name})
-
-
 @pytest.fixture
 def lookup(monkeypatch):
     """The plugin with its real option definitions: DOCUMENTATION plus both parts of the vault fragment."""
     FakeConnection.instances = []
     monkeypatch.setattr(_vault, "VaultConnection", FakeConnection)
-    doc = yaml.safe_load(vault_kv.DOCUMENTATION)
-    add_fragments(doc, vault_kv.__file__, _Fragments())
+    plugin, doc = configured_lookup(vault_kv, "nhi.lifecycle.vault", vault_fragment)
     assert "vault_url" in doc["options"] and doc["options"]["vault_url"]["vars"]
-    plugin = vault_kv.LookupModule()
-    plugin._load_name = "nhi.lifecycle.vault_kv"  # what the plugin loader would set
-    C.config.initialize_plugin_configuration_definitions("lookup", plugin._load_name, doc["options"])
     return plugin
 
 
