@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import json
 import os
 
-import pytest
 
 from ansible_collections.nhi.lifecycle.plugins.module_utils._common import Conflict, NHIError
+
+from module_runner import run_module  # noqa: E402,F401  (the tests import it from here)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 
@@ -68,22 +68,6 @@ class FakeVault(object):
 
     def latest(self, mount, path):
         return self.kv_read(mount, path)[0]
-
-
-def run_module(module, args, capsys, check_mode=False, diff=False):
-    """Run a module's main() in-process; return its JSON result."""
-    from ansible.module_utils.testing import patch_module_args
-
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            module.main()
-    out = capsys.readouterr().out
-    return json.loads(out)
 
 
 def load_standin():

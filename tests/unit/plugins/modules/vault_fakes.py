@@ -16,10 +16,11 @@ import datetime
 import json
 import uuid
 
-import pytest
 
 from ansible_collections.nhi.lifecycle.plugins.module_utils import _vault
 from ansible_collections.nhi.lifecycle.plugins.module_utils._common import Conflict, NHIError, iso
+
+from module_runner import run_module as _run_module  # noqa: E402
 
 MUTATING = {"kv_write", "kv_update_metadata", "kv_destroy_versions", "kv_delete_all", "kv_delete_latest",
             "kv_patch_metadata", "write_role", "delete_role", "generate", "destroy_accessor", "token_create",
@@ -297,22 +298,9 @@ class FakeVault(object):
 
 
 def run_module(module, args, capsys, check_mode=False, diff=False):
-    """Run a module's main() in-process; return its JSON result (which must be valid JSON)."""
-    from ansible.module_utils.testing import patch_module_args
-
-    args = dict(args)
-    args.setdefault("vault_url", "http://127.0.0.1:1")
-    args.setdefault("vault_token", "unit-test-token")
-    args.setdefault("workers", 2)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            module.main()
-    out = capsys.readouterr().out
-    return json.loads(out)
+    """Run a module's main() in-process with a Vault address and token set; return its JSON result."""
+    return _run_module(module, args, capsys, check_mode=check_mode, diff=diff,
+                       defaults={"vault_url": "http://127.0.0.1:1", "vault_token": "unit-test-token", "workers": 2})
 
 
 def steps(result):
