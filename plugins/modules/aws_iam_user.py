@@ -267,7 +267,7 @@ class Users(object):
         changed |= self.sync_policies(t, rec, before, after)
         if t["state"] == "disabled":
             changed |= self.suspend(t, rec, before, after)
-        elif before.get("suspended"):
+        elif SUSPEND_POLICY in (before.get("inline_policies") or []):
             with rec.step("update_identity", "aws_iam", "iam:DeleteUserPolicy", target,
                           details={"policy": SUSPEND_POLICY, "reason": "suspension lifted"}):
                 if not self.nm.check_mode:
@@ -309,9 +309,6 @@ class Users(object):
             wanted = dict(t["inline_policies"])
             have = [p for p in (before.get("inline_policies") or []) if p != SUSPEND_POLICY]
             for pname, document in sorted(wanted.items()):
-                if pname == SUSPEND_POLICY:
-                    raise NHIError("the inline policy name %r is reserved" % SUSPEND_POLICY,
-                                   where="inline_policies", hint="choose another name")
                 current = None
                 if pname in have:
                     current = self.call("reading inline policy %s" % pname, self.iam.get_user_policy,
@@ -342,7 +339,10 @@ class Users(object):
         name = t["user_name"]
         target = "user/%s" % name
         changed = False
-        if not before.get("suspended"):
+        # The deny-all policy is what suspends the user; the nhi:state tag only
+        # says so. A user tagged suspended without the policy (removed by hand,
+        # or a run stopped between the two writes) gets it back.
+        if SUSPEND_POLICY not in (before.get("inline_policies") or []):
             with rec.step("suspend", "aws_iam", "iam:PutUserPolicy", target, details={"policy": SUSPEND_POLICY}):
                 if not self.nm.check_mode:
                     self.call("suspending %r" % name, self.iam.put_user_policy, UserName=name,
@@ -472,6 +472,9 @@ def _validate(target):
     if not (path.startswith("/") and path.endswith("/")) or len(path) > 512:
         raise NHIError("IAM path %r must start and end with '/'" % path, where="path", hint="for example /nhi/")
     for pname, doc in (target.get("inline_policies") or {}).items():
+        if pname == SUSPEND_POLICY:
+            raise NHIError("the inline policy name %r is reserved: it is the deny-all policy of a suspension"
+                           % SUSPEND_POLICY, where="inline_policies.%s" % pname, hint="choose another name")
         try:
             parsed = _doc(doc)
         except (ValueError, RecursionError) as exc:
