@@ -173,6 +173,14 @@ class Reader(object):
         return result
 
 
+def _validate(target):
+    # The names become part of a URL path, where requests would resolve '..'.
+    if target.get("account_id") is not None:
+        _gcp.check_names(target["account_id"], target.get("project") or None)
+    else:
+        _gcp.check_project(target.get("project") or None)
+
+
 def main():
     nm = NHIModule(
         target_spec=dict(
@@ -181,6 +189,7 @@ def main():
             include_keys=dict(type="bool", default=True),
         ),
         connection_specs=(_gcp.argument_spec(),),
+        validate=_validate,
         default_identity=lambda t: t["account_id"].split("@")[0] if t.get("account_id") else t.get("project"),
     )
     try:

@@ -197,6 +197,7 @@ class KeyReader(object):
 
 
 def _validate(target):
+    _gcp.check_names(target["account_id"], target.get("project") or None)
     if target.get("store"):
         _vault.check_store(target["store"])
 
