@@ -161,6 +161,23 @@ def _validate(target):
         raise NHIError("proof_deadline cannot be negative", where="proof_deadline")
 
 
+def _key_file(data, target):
+    """The stored GCP key file as a dict; a damaged one is an error that names the store, not a traceback."""
+    value = data["private_key_json"]
+    if isinstance(value, dict):
+        return value
+    try:
+        info = json.loads(value)
+    except ValueError:
+        info = None
+    if not isinstance(info, dict):
+        store = target["store"]
+        raise NHIError("the stored key file cannot be read: it is not a JSON object",
+                       where="store %s/%s" % (store.get("mount") or "secret", store["path"]),
+                       hint="the stored credential is damaged; rotate with force=true")
+    return info
+
+
 def main():
     nm = NHIModule(
         target_spec=dict(
@@ -194,7 +211,8 @@ def main():
             return lambda: _proofs.prove_approle(vault, data, target["approle_mount"])
         if kind == "vault_token":
             return lambda: _proofs.prove_vault_token(vault, data)
-        return lambda: gcp.prove_key(json.loads(data["private_key_json"]))
+        info = _key_file(data, target)
+        return lambda: gcp.prove_key(info)
 
     def one(t):
         rec = Recorder(t, False)
