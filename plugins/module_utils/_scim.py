@@ -368,7 +368,10 @@ _CONNECTIONS_LOCK = threading.Lock()
 
 def client(options, base_url=None, pool_size=8):
     """Return the module run's shared SCIMConnection for this service."""
-    key = (id(options), (base_url or options.get("scim_base_url") or "").rstrip("/"))
+    # Keyed by what the connection is made of, not id(options): an id can be
+    # reused by another dict once the first is gone.
+    settings = tuple(sorted((k, repr(v)) for k, v in options.items() if k.startswith("scim_")))
+    key = (settings, (base_url or options.get("scim_base_url") or "").rstrip("/"))
     with _CONNECTIONS_LOCK:
         conn = _CONNECTIONS.get(key)
         if conn is None:

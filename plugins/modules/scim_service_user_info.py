@@ -163,11 +163,16 @@ def main():
         connection_specs=(_scim.argument_spec(),),
         default_identity=lambda t: t.get("user_name") or "scim",
     )
-    try:
-        for target in nm.targets:
+    # Targets may name different services (base_url): one that cannot be
+    # used fails its own targets only, unless nothing else could go on.
+    errors = []
+    for target in nm.targets:
+        try:
             _scim.client(nm.params, base_url=target.get("base_url"), pool_size=nm.params["workers"])
-    except NHIError as exc:
-        nm.fail_connect(exc)
+        except NHIError as exc:
+            errors.append(exc)
+    if errors and (not nm.batch or nm.params.get("fail_on_error") or len(errors) == len(nm.targets)):
+        nm.fail_connect(errors[0])
     nm.exit(nm.run(lambda t: process(nm, t)))
 
 
