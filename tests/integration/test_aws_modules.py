@@ -239,10 +239,10 @@ def test_returned_user_is_what_iam_holds_after_every_kind_of_change(tmp_path, ru
     user = unique_name("view")
     doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
     arns = [iam.create_policy(PolicyName=unique_name("pol"), PolicyDocument=json.dumps(doc))["Policy"]["Arn"]
-            for _ in range(2)]
+            for _index in range(2)]
     out = tmp_path / "user.json"
-    save = {"name": "save", "ansible.builtin.copy": {"content": "{{ user_result.user | to_json }}",
-                                                       "dest": str(out), "mode": "0600"}}
+    save = {"name": "save", "ansible.builtin.copy": {
+        "content": "{{ user_result.user | to_json }}", "dest": str(out), "mode": "0600"}}
     steps = [
         ("create", dict(managed_policies=[arns[0]], inline_policies={"read": doc}), "created"),
         ("retag and add", dict(tags={"owner": "team-other", "cost": "7"}, managed_policies=arns,

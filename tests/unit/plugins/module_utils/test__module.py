@@ -20,7 +20,7 @@ SPEC = {"name": {"type": "str", "required": True}, "count": {"type": "int", "def
 def demo_main(changes=None, backend_secret=None):
     """A module in the shape of the collection's modules: validate, process every target, exit."""
     nm = NHIModule(SPEC, label="demo", default_identity=lambda t: "id-" + t["name"],
-                   validate=lambda t: _reject_zero(t))
+                   validate=_reject_zero)
 
     def process(t):
         rec = Recorder(t, nm.check_mode)
@@ -69,9 +69,8 @@ def test_one_target_from_the_top_level_options(capsys):
 
 
 def test_a_batch_inherits_top_level_defaults_and_reports_per_target(capsys):
-    out, code, _ = run({"count": 7, "fail_on_error": False,
-                        "targets": [{"name": "a"}, {"name": "fail-b", "identity": "b"}, {"name": "c", "count": 2}]},
-                       capsys)
+    targets = [{"name": "a"}, {"name": "fail-b", "identity": "b"}, {"name": "c", "count": 2}]
+    out, code, _changes = run({"count": 7, "fail_on_error": False, "targets": targets}, capsys)
     assert code == 0
     assert [r["identity"] for r in out["results"]] == ["id-a", "b", "id-c"]
     assert out["summary"] == {"total": 3, "changed": 2, "failed": 1} and out["failed_identities"] == ["b"]
@@ -81,7 +80,7 @@ def test_a_batch_inherits_top_level_defaults_and_reports_per_target(capsys):
 
 
 def test_fail_on_error_fails_the_task_and_names_the_identities(capsys):
-    out, code, _ = run({"targets": [{"name": "a"}, {"name": "fail-b"}]}, capsys)
+    out, code, _changes = run({"targets": [{"name": "a"}, {"name": "fail-b"}]}, capsys)
     assert code == 1 and out["failed"] is True
     assert out["msg"].startswith("1 of 2 targets failed: id-fail-b: the backend refused")
     assert out["summary"]["changed"] == 1  # the other target was still done, and said so
@@ -105,13 +104,13 @@ def test_an_infinite_float_is_invalid_not_a_wait_forever(capsys):
 
 
 def test_check_mode_records_would_change(capsys):
-    out, code, _ = run({"name": "a"}, capsys, check_mode=True)
+    out, code, _changes = run({"name": "a"}, capsys, check_mode=True)
     assert code == 0 and [e["outcome"] for e in out["evidence"]] == ["would_change"]
 
 
 def test_a_result_that_would_carry_a_remembered_secret_is_withheld(capsys):
     secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzSECRET"
-    out, code, _ = run({"targets": [{"name": "ok"}, {"name": "leaky"}]}, capsys, backend_secret=secret)
+    out, code, _changes = run({"targets": [{"name": "ok"}, {"name": "leaky"}]}, capsys, backend_secret=secret)
     assert code == 1 and secret not in json.dumps(out)
     assert "it was withheld" in out["msg"] and out["identities"] == ["id-ok", "id-leaky"]
 

@@ -12,7 +12,8 @@ import os
 
 from ansible_collections.nhi.lifecycle.plugins.module_utils._common import Conflict, NHIError
 
-from module_runner import run_module  # noqa: E402,F401  (the tests import it from here)
+# The module tests import run_module from here, with the fakes.
+from module_runner import run_module  # noqa: E402,F401  pylint: disable=unused-import
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 

@@ -65,8 +65,8 @@ def _key(env, disabled=False):
 
 def _store(env, path, key_id, key_file, minted_at="2026-11-23T19:00:00.000Z"):
     env.vault.kv_write("secret", path, {"private_key_json": key_file, "key_id": key_id})
-    env.vault.kv_update_metadata("secret", path, custom_metadata={"key_id": key_id, "minted_at": minted_at,
-                                                                   "nhi_identity": env.account_id})
+    env.vault.kv_update_metadata("secret", path, custom_metadata={
+        "key_id": key_id, "minted_at": minted_at, "nhi_identity": env.account_id})
 
 
 def _assert_no_key_material(result, *key_files):

@@ -135,8 +135,8 @@ def test_the_read_is_recorded_with_the_quoted_filter(scim, capsys):
     scim.user("evidence")
     result = run_module(mod, dict(scim.args, user_name=scim.prefix + "evidence"), capsys)
     (entry,) = result["evidence"]
-    assert (entry["step"], entry["system"], entry["outcome"], entry["event"]) == ("read", "scim", "unchanged",
-                                                                                 "reconcile")
+    assert (entry["step"], entry["system"], entry["outcome"], entry["event"]) == (
+        "read", "scim", "unchanged", "reconcile")
     assert entry["action"] == "scim:GET /Users?filter" and entry["target"] == "scim:%s/Users" % scim.url
     assert entry["details"] == {"filter": 'userName eq "%sevidence"' % scim.prefix, "users": 1}
 
