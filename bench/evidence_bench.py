@@ -76,7 +76,8 @@ def main(argv=None):
     root = args.keep or tempfile.mkdtemp(prefix="nhi-evidence-bench-")
     steps = synth.batches(args.identities, event="rotate", fail_every=97)
     total = sum(len(s) for s in steps)
-    cb, display = synth.make_callback(root, run_id="bench-%d" % os.getpid(), hmac_key_env=key_env)
+    # timeline_limit unset: the callback's default, as a run gets it
+    cb, display = synth.make_callback(root, run_id="bench-%d" % os.getpid(), hmac_key_env=key_env, timeline_limit=None)
 
     clock = Clock()
     cb.v2_playbook_on_start(synth.FakePlaybook("/bench/rotate.yml"))
