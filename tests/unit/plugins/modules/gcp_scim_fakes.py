@@ -5,9 +5,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.util
 import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
 
 
 from ansible_collections.nhi.lifecycle.plugins.module_utils._common import Conflict, NHIError
@@ -77,3 +87,47 @@ def load_standin():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@contextlib.contextmanager
+def gcp_standin(with_server=False):
+    """The loopback GCP IAM stand-in (tests/backends/gcp_iam.py) in a thread: (url, token, admin session),
+    and the server object itself when ``with_server`` (to reach its state directly)."""
+    token = secrets.token_urlsafe(16)
+    server, url = load_standin().serve_in_thread(token)
+    session = requests.Session()
+    session.headers["Authorization"] = "Bearer " + token
+    try:
+        yield (url, token, session, server) if with_server else (url, token, session)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def scim2_server():
+    """A real scim2-server (PyPI) on a free loopback port: (url, token, admin session); skips without it."""
+    binary = os.path.join(os.path.dirname(sys.executable), "scim2-server")
+    binary = binary if os.path.exists(binary) else shutil.which("scim2-server")
+    if not binary:
+        pytest.skip("scim2-server is not installed (requirements/test.txt)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    token = secrets.token_urlsafe(16)
+    proc = subprocess.Popen([binary, "--hostname", "127.0.0.1", "--port", str(port), "--bearer-token", token],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = "http://127.0.0.1:%d" % port
+    session = requests.Session()
+    session.headers.update({"Authorization": "Bearer " + token, "Content-Type": "application/scim+json"})
+    try:
+        for _attempt in range(100):
+            try:
+                session.get(url + "/ServiceProviderConfig", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        yield url, token, session
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

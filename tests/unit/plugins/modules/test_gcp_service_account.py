@@ -18,20 +18,15 @@ from ansible_collections.nhi.lifecycle.plugins.modules import gcp_service_accoun
 from ansible_collections.nhi.lifecycle.plugins.modules import gcp_service_account_key as key_mod  # noqa: E402
 from ansible_collections.nhi.lifecycle.plugins.modules import gcp_service_account_key_info as key_info_mod  # noqa: E402
 
-from gcp_scim_fakes import FakeVault, load_standin, run_module  # noqa: E402
+from gcp_scim_fakes import FakeVault, gcp_standin, run_module  # noqa: E402
 
 PROJECT = "unit-project"
 
 
 @pytest.fixture(scope="module")
 def standin():
-    token = secrets.token_urlsafe(16)
-    server, url = load_standin().serve_in_thread(token)
-    session = requests.Session()
-    session.headers["Authorization"] = "Bearer " + token
-    yield url, token, session
-    server.shutdown()
-    server.server_close()
+    with gcp_standin() as served:
+        yield served
 
 
 @pytest.fixture

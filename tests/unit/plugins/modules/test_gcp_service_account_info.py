@@ -14,7 +14,7 @@ requests = pytest.importorskip("requests")
 
 from ansible_collections.nhi.lifecycle.plugins.modules import gcp_service_account_info as mod  # noqa: E402
 
-from gcp_scim_fakes import load_standin, run_module  # noqa: E402
+from gcp_scim_fakes import gcp_standin, run_module  # noqa: E402
 
 ACCOUNT_KEYS = {"email", "account_id", "project", "unique_id", "display_name", "description", "disabled", "keys",
                 "active_keys", "oldest_key_age_days"}
@@ -23,13 +23,8 @@ KEY_KEYS = {"key_id", "disabled", "created", "age_days", "key_type"}
 
 @pytest.fixture(scope="module")
 def standin():
-    token = secrets.token_urlsafe(16)
-    server, url = load_standin().serve_in_thread(token)
-    session = requests.Session()
-    session.headers["Authorization"] = "Bearer " + token
-    yield url, token, session, server
-    server.shutdown()
-    server.server_close()
+    with gcp_standin(with_server=True) as served:
+        yield served
 
 
 class Project(object):

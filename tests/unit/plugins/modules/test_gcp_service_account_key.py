@@ -16,7 +16,7 @@ pytest.importorskip("google.auth")
 from ansible_collections.nhi.lifecycle.plugins.module_utils import _gcp, _vault  # noqa: E402
 from ansible_collections.nhi.lifecycle.plugins.modules import gcp_service_account_key as mod  # noqa: E402
 
-from gcp_scim_fakes import FakeVault, load_standin, run_module  # noqa: E402
+from gcp_scim_fakes import FakeVault, gcp_standin, run_module  # noqa: E402
 
 PROJECT = "unit-project"
 STORE = {"mount": "secret", "path": "nhi/unit/key"}
@@ -24,14 +24,8 @@ STORE = {"mount": "secret", "path": "nhi/unit/key"}
 
 @pytest.fixture(scope="module")
 def standin():
-    gcp_iam = load_standin()
-    token = secrets.token_urlsafe(16)
-    server, url = gcp_iam.serve_in_thread(token)
-    session = requests.Session()
-    session.headers["Authorization"] = "Bearer " + token
-    yield url, token, session
-    server.shutdown()
-    server.server_close()
+    with gcp_standin() as served:
+        yield served
 
 
 @pytest.fixture

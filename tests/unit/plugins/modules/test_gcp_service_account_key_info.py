@@ -17,7 +17,7 @@ from ansible_collections.nhi.lifecycle.plugins.module_utils import _vault  # noq
 from ansible_collections.nhi.lifecycle.plugins.module_utils._common import NHIError  # noqa: E402
 from ansible_collections.nhi.lifecycle.plugins.modules import gcp_service_account_key_info as mod  # noqa: E402
 
-from gcp_scim_fakes import FakeVault, load_standin, run_module  # noqa: E402
+from gcp_scim_fakes import FakeVault, gcp_standin, run_module  # noqa: E402
 
 PROJECT = "unit-project"
 KEY_KEYS = {"key_id", "disabled", "created", "age_days", "key_type"}
@@ -25,13 +25,8 @@ KEY_KEYS = {"key_id", "disabled", "created", "age_days", "key_type"}
 
 @pytest.fixture(scope="module")
 def standin():
-    token = secrets.token_urlsafe(16)
-    server, url = load_standin().serve_in_thread(token)
-    session = requests.Session()
-    session.headers["Authorization"] = "Bearer " + token
-    yield url, token, session
-    server.shutdown()
-    server.server_close()
+    with gcp_standin() as served:
+        yield served
 
 
 @pytest.fixture

@@ -6,13 +6,8 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
 import socket
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -21,9 +16,8 @@ requests = pytest.importorskip("requests")
 from ansible_collections.nhi.lifecycle.plugins.module_utils import _scim  # noqa: E402
 from ansible_collections.nhi.lifecycle.plugins.modules import scim_service_user_info as mod  # noqa: E402
 
-from gcp_scim_fakes import run_module  # noqa: E402
+from gcp_scim_fakes import run_module, scim2_server  # noqa: E402
 
-BINARY = os.path.join(os.path.dirname(sys.executable), "scim2-server")
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 USER_KEYS = {"id", "user_name", "display_name", "external_id", "active", "emails", "created", "last_modified",
@@ -38,27 +32,8 @@ def _free_port():
 
 @pytest.fixture(scope="module")
 def scim_server():
-    binary = BINARY if os.path.exists(BINARY) else shutil.which("scim2-server")
-    if not binary:
-        pytest.skip("scim2-server is not installed (requirements/test.txt)")
-    port = _free_port()
-    token = secrets.token_urlsafe(16)
-    proc = subprocess.Popen([binary, "--hostname", "127.0.0.1", "--port", str(port), "--bearer-token", token],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = "http://127.0.0.1:%d" % port
-    session = requests.Session()
-    session.headers.update({"Authorization": "Bearer " + token, "Content-Type": "application/scim+json"})
-    try:
-        for _attempt in range(100):
-            try:
-                session.get(url + "/ServiceProviderConfig", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        yield url, token, session
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with scim2_server() as served:
+        yield served
 
 
 @pytest.fixture
