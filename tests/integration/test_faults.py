@@ -98,8 +98,11 @@ def test_the_proxy_keeps_sigv4_and_bodies_intact(proxies, backends, aws_client_f
         key = iam.create_access_key(UserName=name)["AccessKey"]
         arn = client("sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"]).get_caller_identity()["Arn"]
         assert arn.endswith("/%s" % name)
+        secret = key["SecretAccessKey"]
+        wrong = secret[:-1] + ("y" if secret.endswith("x") else "x")  # always differs from the real one
+        assert wrong != secret
         with pytest.raises(botocore.exceptions.ClientError) as info:
-            client("sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"][:-1] + "x").get_caller_identity()
+            client("sts", key=key["AccessKeyId"], secret=wrong).get_caller_identity()
         assert info.value.response["Error"]["Code"] in ("SignatureDoesNotMatch", "InvalidClientTokenId")
         tags = iam.list_user_tags(UserName=name)["Tags"]
         assert {"Key": "purpose", "Value": "a=b&c d"} in tags
