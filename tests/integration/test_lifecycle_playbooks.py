@@ -131,20 +131,33 @@ def test_an_exception_waives_a_deny_until_it_expires(tmp_path, run_playbook, iam
     assert "EXC-DEAD" in json.dumps(summary)
 
 
-@pytest.mark.parametrize("crash_after", CRASH_POINTS)
 def test_rotation_killed_after_each_step_converges(tmp_path, run_playbook, iam, vault, unique_name,
-                                                   aws_client_factory, crash_after):
-    name = unique_name("kill")
-    inv = catalog(tmp_path, [name])
+                                                   aws_client_factory):
+    """A rotation killed (SIGKILL) right after each step resumes and converges.
+
+    One identity per crash point, provisioned together. Each is rotated alone
+    (``--limit``) and killed after its step, so the one resuming run meets
+    every half-done state at once, in one batch.
+    """
+    names = {point: unique_name("kill") for point in CRASH_POINTS}
+    inv = catalog(tmp_path, list(names.values()))
     run_playbook("playbooks/provision.yml", inventory=inv).check()
-    before = stored(vault, name)
-    killed = run_playbook("playbooks/rotate.yml", inventory=inv, extra_vars={"nhi_rotate_force": True},
-                          env={"NHI_TEST_CRASH_AFTER": crash_after})
-    assert killed.rc != 0, "the crash hook did not fire after %s" % crash_after
+    before = {point: stored(vault, name) for point, name in names.items()}
+    for point, name in names.items():
+        killed = run_playbook("playbooks/rotate.yml", inventory=inv, extra_vars={"nhi_rotate_force": True},
+                              limit=name, env={"NHI_TEST_CRASH_AFTER": point})
+        assert killed.rc != 0, "the crash hook did not fire after %s" % point
+        if point != "mint":  # every later step runs after the new key is stored
+            assert stored(vault, name)["access_key_id"] != before[point]["access_key_id"], (
+                "killed after %s, yet the new key is not stored" % point)
     resumed = run_playbook("playbooks/rotate.yml", inventory=inv).check()
-    assert_converged(iam, vault, aws_client_factory, name, [before])
+    for point, name in names.items():
+        try:
+            assert_converged(iam, vault, aws_client_factory, name, [before[point]])
+        except AssertionError as exc:
+            raise AssertionError("killed after %s: %s\n%s" % (point, exc, resumed.stdout[-3000:])) from exc
     again = run_playbook("playbooks/rotate.yml", inventory=inv).check()
-    assert "1 unchanged" in again.stdout, resumed.stdout[-2000:]
+    assert "%d unchanged" % len(names) in again.stdout, again.stdout[-2000:]
 
 
 def test_offboard_proves_every_old_credential_rejected(tmp_path, run_playbook, iam, vault, unique_name,
