@@ -63,6 +63,7 @@ def iso(dt=None):
     return dt.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (dt.microsecond // 1000)
 
 
+_FRACTION_RE = re.compile(r"\.(\d+)")
 _ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
@@ -77,6 +78,8 @@ def parse_time(value, where=None):
     text = value.strip().replace(" ", "T")
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
+    # Vault and Go write nanoseconds; Python before 3.11 reads 3 or 6 digits only.
+    text = _FRACTION_RE.sub(lambda m: "." + (m.group(1) + "000000")[:6], text, count=1)
     try:
         dt = datetime.datetime.fromisoformat(text)
     except ValueError as exc:
@@ -84,6 +87,25 @@ def parse_time(value, where=None):
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=datetime.timezone.utc)
     return dt.astimezone(datetime.timezone.utc)
+
+
+def kv_version_deleted(version, now=None):
+    """Whether a Vault KV v2 version is gone: destroyed, or its deletion time has passed.
+
+    ``version`` is one version's metadata (``destroyed``, ``deletion_time``).
+    A deletion time still in the future is a scheduled deletion (the secret's
+    or the mount's ``delete_version_after``): that version is live until then.
+    An unreadable deletion time counts as deleted.
+    """
+    if version.get("destroyed"):
+        return True
+    when = version.get("deletion_time")
+    if not when or str(when).startswith("0001-01-01"):
+        return False
+    try:
+        return parse_time(when) <= (now or utcnow())
+    except NHIError:
+        return True
 
 
 def age_days(then, now=None):

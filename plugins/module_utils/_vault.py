@@ -30,6 +30,7 @@ from ansible_collections.nhi.lifecycle.plugins.module_utils._common import (
     Conflict,
     NHIError,
     NotFound,
+    kv_version_deleted,
     parse_time,
     utcnow,
 )
@@ -281,7 +282,7 @@ class VaultConnection(object):
             raise err
         data = (response or {}).get("data") or {}
         meta = data.get("metadata") or {}
-        if meta.get("deletion_time") or meta.get("destroyed"):
+        if kv_version_deleted(meta):
             return None, meta
         return data.get("data"), meta
 
@@ -363,13 +364,13 @@ class VaultConnection(object):
                        status=400)
 
     def kv_update_metadata(self, mount, path, custom_metadata=None, max_versions=None, cas_required=None):
-        where = "vault kv %s/%s" % (mount, path)
-        try:
-            self.client.secrets.kv.v2.update_metadata(
-                path=path, mount_point=mount, custom_metadata=custom_metadata,
-                max_versions=max_versions, cas_required=cas_required)
-        except Exception as exc:
-            raise translate(exc, "updating the secret's metadata", where)
+        """Set the given metadata fields; Vault keeps every other one.
+
+        Not hvac's ``update_metadata``: it always sends ``delete_version_after``
+        (``0s`` unless given), which would reset what an operator set.
+        """
+        fields = {"custom_metadata": custom_metadata, "max_versions": max_versions, "cas_required": cas_required}
+        kv_patch_metadata(self, mount, path, {k: v for k, v in fields.items() if v is not None})
 
     def kv_destroy_versions(self, mount, path, versions):
         where = "vault kv %s/%s" % (mount, path)

@@ -245,7 +245,7 @@ failed_identities:
 """
 
 from ansible_collections.nhi.lifecycle.plugins.module_utils import _vault
-from ansible_collections.nhi.lifecycle.plugins.module_utils._common import NHIError
+from ansible_collections.nhi.lifecycle.plugins.module_utils._common import NHIError, kv_version_deleted
 from ansible_collections.nhi.lifecycle.plugins.module_utils._module import (
     NHIModule,
     Recorder,
@@ -297,7 +297,7 @@ def latest_state(metadata):
     if not current:
         return 0, False
     version = (metadata.get("versions") or {}).get(str(current)) or {}
-    return current, not (version.get("deletion_time") or version.get("destroyed"))
+    return current, bool(version) and not kv_version_deleted(version)
 
 
 class KVSecrets(object):

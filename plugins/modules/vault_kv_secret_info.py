@@ -222,7 +222,7 @@ failed_identities:
 """
 
 from ansible_collections.nhi.lifecycle.plugins.module_utils import _vault
-from ansible_collections.nhi.lifecycle.plugins.module_utils._common import NHIError, age_days, iso, parse_time
+from ansible_collections.nhi.lifecycle.plugins.module_utils._common import NHIError, age_days, iso, kv_version_deleted, parse_time
 from ansible_collections.nhi.lifecycle.plugins.module_utils._batch import run_batch
 from ansible_collections.nhi.lifecycle.plugins.module_utils._module import NHIModule
 
@@ -246,7 +246,7 @@ def metadata_view(metadata):
                          "destroyed": bool(info.get("destroyed"))})
     current = metadata.get("current_version") or None
     latest = next((v for v in versions if v["version"] == current), None)
-    live = bool(latest) and not latest["deletion_time"] and not latest["destroyed"]
+    live = bool(latest) and not kv_version_deleted(latest)
     return {
         "exists": True,
         "live": live,

@@ -27,7 +27,8 @@ from __future__ import annotations
 import posixpath
 
 from ansible_collections.nhi.lifecycle.plugins.module_utils import _policy
-from ansible_collections.nhi.lifecycle.plugins.module_utils._common import NHIError, age_days, iso, parse_time, utcnow
+from ansible_collections.nhi.lifecycle.plugins.module_utils._common import (
+    NHIError, age_days, iso, kv_version_deleted, parse_time, utcnow)
 from ansible_collections.nhi.lifecycle.plugins.module_utils._evidence import entry as evidence_entry
 from ansible_collections.nhi.lifecycle.plugins.plugin_utils import _plan
 
@@ -234,7 +235,7 @@ def _one(index, error, nhi, what):
 
 
 def _live_versions(versions):
-    return [v for v in versions or [] if not v.get("destroyed") and not v.get("deletion_time")]
+    return [v for v in versions or [] if not kv_version_deleted(v)]
 
 
 def stored_view(result, id_field):

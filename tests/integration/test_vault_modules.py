@@ -503,10 +503,15 @@ def test_token_lifecycle(play, vault, vault_addr, unique_name, cleanup):
     (again,) = play([token_task(path)])
     assert not again["changed"] and again["action"] == "unchanged"
 
+    # An operator's retention setting must survive the module's metadata writes
+    # (hvac's update_metadata would send delete_version_after=0s with them).
+    vault.secrets.kv.v2.update_metadata(path, delete_version_after="720h", mount_point=KV)
     (rotated,) = play([token_task(path, state="rotated", force=True)])
     second = kv_data(vault, path)
     cleanup["accessors"].append(second["accessor"])
     assert rotated["action"] == "rotated" and second["accessor"] != first["accessor"]
+    assert kv_meta(vault, path)["delete_version_after"] == "720h0m0s"
+    assert kv_meta(vault, path)["custom_metadata"]["accessor"] == second["accessor"]
     assert token_ok(vault_addr, second["token"]) and not token_ok(vault_addr, first["token"])
     assert kv_meta(vault, path)["versions"]["1"]["destroyed"] is True
 

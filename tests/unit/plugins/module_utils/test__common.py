@@ -26,6 +26,9 @@ def test_iso_has_milliseconds_and_z():
     ("2026-12-01T00:00:00Z", datetime.datetime(2026, 12, 1, tzinfo=datetime.timezone.utc)),
     ("2026-12-01", datetime.datetime(2026, 12, 1, tzinfo=datetime.timezone.utc)),
     ("2026-12-01T02:00:00+02:00", datetime.datetime(2026, 12, 1, tzinfo=datetime.timezone.utc)),
+    # Vault (Go) writes nanoseconds; they are cut to microseconds.
+    ("2026-12-01T00:00:00.123456789Z", datetime.datetime(2026, 12, 1, 0, 0, 0, 123456, tzinfo=datetime.timezone.utc)),
+    ("2026-12-01T00:00:00.5Z", datetime.datetime(2026, 12, 1, 0, 0, 0, 500000, tzinfo=datetime.timezone.utc)),
 ])
 def test_parse_time(text, expected):
     assert _common.parse_time(text) == expected
@@ -36,6 +39,24 @@ def test_parse_time_rejects_garbage_with_a_clear_error(bad):
     with pytest.raises(_common.NHIError) as info:
         _common.parse_time(bad, where="expires_at")
     assert "expires_at" in str(info.value)
+
+
+NOW = datetime.datetime(2026, 11, 24, 12, 0, 0, tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize("version,deleted", [
+    ({"deletion_time": "", "destroyed": False}, False),
+    ({"deletion_time": None}, False),
+    ({"deletion_time": "0001-01-01T00:00:00Z"}, False),
+    ({"deletion_time": "", "destroyed": True}, True),
+    ({"deletion_time": "2026-11-24T11:59:59.999999999Z"}, True),
+    ({"deletion_time": "2026-11-24T12:00:00Z"}, True),
+    # delete_version_after schedules a deletion: live until that time
+    ({"deletion_time": "2026-12-24T12:00:00.123456789Z", "destroyed": False}, False),
+    ({"deletion_time": "not a time"}, True),
+])
+def test_kv_version_deleted_only_once_its_deletion_time_has_passed(version, deleted):
+    assert _common.kv_version_deleted(version, NOW) is deleted
 
 
 def test_age_days():

@@ -130,6 +130,19 @@ class _FakeKV(object):
         return {"data": {"data": self.versions[version], "metadata": {"version": version}}}
 
 
+class _Adapter(object):
+    """The raw POSTs (KV metadata): recorded, or refused with ``refuse``."""
+
+    def __init__(self):
+        self.posts = []
+        self.refuse = None
+
+    def post(self, url, json=None):
+        if self.refuse is not None:
+            raise self.refuse
+        self.posts.append((url, json))
+
+
 def _conn(kv):
     conn = object.__new__(_vault.VaultConnection)
 
@@ -137,6 +150,7 @@ def _conn(kv):
         pass
 
     conn.client = Client()
+    conn.client.adapter = kv.adapter = getattr(kv, "adapter", None) or _Adapter()
     conn.client.secrets = Client()
     conn.client.secrets.kv = Client()
     conn.client.secrets.kv.v2 = kv
@@ -172,11 +186,15 @@ def test_a_write_without_cas_is_never_sent_twice():
 
 def test_metadata_that_fails_after_the_data_landed_is_partially_stored():
     kv = _FakeKV()
-
-    def refuse(**_kwargs):
-        raise hvac.exceptions.VaultDown("sealed")
-
-    kv.update_metadata = refuse
+    conn = _conn(kv)
+    kv.adapter.refuse = hvac.exceptions.VaultDown("sealed")
     with pytest.raises(_vault.PartiallyStored) as info:
-        _vault.store_credential(_conn(kv), {"path": "p"}, {"k": "v"}, {"id": "x"}, cas=0)
+        _vault.store_credential(conn, {"path": "p"}, {"k": "v"}, {"id": "x"}, cas=0)
     assert info.value.version == 1 and kv.versions == {1: {"k": "v"}}
+
+
+def test_stored_metadata_sends_only_its_own_fields():
+    """Not delete_version_after or max_versions: Vault keeps what an operator set."""
+    kv = _FakeKV()
+    _vault.store_credential(_conn(kv), {"mount": "kv", "path": "nhi/p"}, {"k": "v"}, {"id": "x", "gone": None}, cas=0)
+    assert kv.adapter.posts == [("/v1/kv/metadata/nhi/p", {"custom_metadata": {"id": "x"}})]

@@ -35,6 +35,9 @@ def test_latest_state():
     assert mod.latest_state({"current_version": 2, "versions": {"2": {"deletion_time": ""}}}) == (2, True)
     assert mod.latest_state({"current_version": 2, "versions": {"2": {"deletion_time": "2026"}}}) == (2, False)
     assert mod.latest_state({"current_version": 0, "versions": {}}) == (0, False)
+    # delete_version_after only schedules the deletion
+    scheduled = {"deletion_time": "2099-01-01T00:00:00.123456789Z", "destroyed": False}
+    assert mod.latest_state({"current_version": 3, "versions": {"3": scheduled}}) == (3, True)
 
 
 def test_leaves_and_metadata_strings():

@@ -62,6 +62,16 @@ def test_a_deleted_or_destroyed_latest_version_exists_but_is_not_live(fake, caps
     assert_no_secret(destroyed, SECRET, OLD_SECRET)
 
 
+def test_a_latest_version_scheduled_for_deletion_is_still_live():
+    """delete_version_after gives every version a deletion_time in the future."""
+    view = mod.metadata_view({"current_version": 1, "created_time": "2026-11-01T00:00:00.123456789Z",
+                              "updated_time": "2026-11-01T00:00:00.123456789Z", "delete_version_after": "720h0m0s",
+                              "versions": {"1": {"created_time": "2026-11-01T00:00:00.123456789Z",
+                                                 "deletion_time": "2099-01-01T00:00:00.123456789Z",
+                                                 "destroyed": False}}})
+    assert view["live"] is True and view["versions"][0]["deletion_time"] == "2099-01-01T00:00:00.123Z"
+
+
 def test_a_missing_secret_is_reported_not_failed(fake, capsys):
     result = run_module(mod, {"path": "nhi/dev/never-written"}, capsys)
     assert "failed" not in result and result["changed"] is False

@@ -168,6 +168,20 @@ def test_a_deleted_identity_with_a_stored_copy_is_orphaned_and_missing():
     assert orphan["severity"] == "high"  # the key went with the user
 
 
+@pytest.mark.parametrize("old_deletion, orphaned", [
+    ("2099-01-01T00:00:00.123456789Z", True),  # delete_version_after: scheduled, still readable
+    ("2026-01-01T00:00:00Z", False),  # deleted
+])
+def test_an_old_version_is_live_until_its_deletion_time(old_deletion, orphaned):
+    estate = Estate().aws("a", exists=False).stored("a", "access_key_id", "AKIA2", live=False)
+    stored = estate.reads["store"]["results"][-1]
+    stored["current_version"] = 2
+    stored["versions"] = [{"version": 1, "created_time": ago(5), "deletion_time": old_deletion, "destroyed": False},
+                          {"version": 2, "created_time": ago(1), "deletion_time": ago(0.5), "destroyed": False}]
+    found = run([ident("a")], estate)
+    assert (("a", "stored_credential_orphaned") in classes(found)) is orphaned
+
+
 def test_a_catalog_identity_that_was_never_created_is_missing():
     estate = Estate().aws("a", exists=False).nothing_stored("a")
     [item] = run([ident("a")], estate)["drift"]
