@@ -11,10 +11,11 @@ One HTTP session is built per module run and shared by every worker. It is a
 google-auth ``AuthorizedSession`` (application default credentials, a
 credentials file, or impersonation), or a plain requests session with a
 bearer token (``gcp_auth_kind=access_token``, e.g. against the local
-stand-in). Mounted on it is a urllib3 ``Retry``: 429 and 5xx are retried
-with jittered backoff and ``Retry-After`` is honoured; a POST (a mint) is
-only replayed on 429 and 503, which mean "not processed", and never after a
-read timeout, so that a retry cannot leave a key that nothing knows about.
+stand-in). Mounted on it is the retry policy of ``_http``: 429 and 5xx are
+retried with jittered backoff and ``Retry-After`` is honoured; a POST (a
+mint) is only replayed on 429 and 503, which mean "not processed", and never
+after a broken connection or a read timeout, so that a retry cannot leave a
+key that nothing knows about. Reads and deletes are replayed after a reset.
 
 Writes draw from a per-project request budget (``gcp:<project>``, 10 writes
 a second: GCP allows about 600 IAM writes a minute per project) shared by
@@ -35,17 +36,14 @@ import urllib.parse
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.nhi.lifecycle.plugins.module_utils import _batch
+from ansible_collections.nhi.lifecycle.plugins.module_utils import _batch, _http
 from ansible_collections.nhi.lifecycle.plugins.module_utils._common import Conflict, NHIError, NotFound, age_days
 
 try:
     import requests
-    import requests.adapters
-    from urllib3.util.retry import Retry
     HAS_REQUESTS = True
 except ImportError:  # pragma: no cover - reported through NHIError at client()
     HAS_REQUESTS = False
-    Retry = object
 
 try:
     import google.auth
@@ -63,7 +61,6 @@ except ImportError as _exc:  # pragma: no cover
 DEFAULT_ENDPOINT = "https://iam.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 AUTH_KINDS = ("application_default", "service_account_file", "impersonation", "access_token")
-RETRY_STATUS = (429, 500, 502, 503, 504)
 WRITE_RATE = 10.0       # per second and project: GCP allows ~600 IAM writes a minute per project
 MAX_USER_KEYS = 10      # user-managed keys per service account, disabled ones included
 EMAIL_SUFFIX = ".iam.gserviceaccount.com"
@@ -158,15 +155,6 @@ def key_view(key, now=None):
 
 # --- errors --------------------------------------------------------------
 
-class _Retry(Retry):
-    """Retry a POST only on the statuses that mean it was not processed."""
-
-    def is_retry(self, method, status_code, has_retry_after=False):
-        if method and method.upper() == "POST":
-            return status_code in (429, 503) and bool(self.total)
-        return super(_Retry, self).is_retry(method, status_code, has_retry_after)
-
-
 def _google_error(response):
     """``(status, reason, message)`` from a Google error body, or from the HTTP status."""
     reason, message = None, None
@@ -258,22 +246,6 @@ def _short(exc):
     return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
-def _retry(retries):
-    return _Retry(total=retries, connect=retries, read=0, status=retries, redirect=0,
-                  backoff_factor=0.3, backoff_jitter=0.5, backoff_max=20,
-                  status_forcelist=RETRY_STATUS, respect_retry_after_header=True,
-                  allowed_methods=frozenset(("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS")),
-                  raise_on_status=False)
-
-
-def _mount(session, retries, pool_size):
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 4),
-                                            max_retries=_retry(retries))
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
-
-
 if HAS_GOOGLE_AUTH:
     class _TimedRequest(google.auth.transport.requests.Request):
         """google-auth's transport with our timeout instead of its 120 s default."""
@@ -334,15 +306,15 @@ class GCPConnection(object):
                                hint="set gcp_access_token, or choose another gcp_auth_kind")
             session = requests.Session()
             session.headers["Authorization"] = "Bearer %s" % token
-            return _mount(session, self.retries, self.pool_size)
+            return _http.mount(session, self.retries, self.pool_size)
         if not HAS_GOOGLE_AUTH:
             raise NHIError("the google-auth Python library is required for gcp_auth_kind=%s" % kind,
                            where="controller Python", hint="pip install google-auth (see requirements/runtime.txt)")
         credentials = self._credentials(kind)
-        refresh = _mount(requests.Session(), self.retries, 2)
+        refresh = _http.mount(requests.Session(), self.retries, 2)
         session = google.auth.transport.requests.AuthorizedSession(
             credentials, auth_request=_TimedRequest(refresh, self.timeout), refresh_timeout=self.timeout * 2)
-        return _mount(session, self.retries, self.pool_size)
+        return _http.mount(session, self.retries, self.pool_size)
 
     def _credentials(self, kind):
         path = self.options.get("gcp_credentials_file")
@@ -494,7 +466,7 @@ class GCPConnection(object):
     def _proof_session(self):
         with self._lock:
             if self._proof is None:
-                self._proof = _mount(requests.Session(), min(self.retries, 3), self.pool_size)
+                self._proof = _http.mount(requests.Session(), min(self.retries, 3), self.pool_size)
             return self._proof
 
     def prove_key(self, info, scopes=SCOPES):

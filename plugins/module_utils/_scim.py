@@ -8,9 +8,9 @@
 """The SCIM 2.0 connector (RFC 7643/7644): options, session, Users and Groups, errors.
 
 One requests session per SCIM service is built per module run and shared by
-every worker. It carries the bearer token, a urllib3 ``Retry`` (429 and 5xx
-with jittered backoff, ``Retry-After`` honoured; a POST, which creates, is
-only replayed on 429 and 503) and a timeout on every call. A budget per
+every worker. It carries the bearer token, the retry policy of ``_http``
+(429 and 5xx with jittered backoff, ``Retry-After`` honoured; a POST, which
+creates, is only replayed on 429 and 503, and reads after a reset) and a timeout on every call. A budget per
 service (``scim:<base url>``) starts unlimited and halves on every 429, so a
 whole batch backs off together.
 
@@ -28,23 +28,19 @@ import urllib.parse
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.nhi.lifecycle.plugins.module_utils import _batch
+from ansible_collections.nhi.lifecycle.plugins.module_utils import _batch, _http
 from ansible_collections.nhi.lifecycle.plugins.module_utils._common import Conflict, NHIError, NotFound
 
 try:
     import requests
-    import requests.adapters
-    from urllib3.util.retry import Retry
     HAS_REQUESTS = True
 except ImportError:  # pragma: no cover - reported through NHIError at client()
     HAS_REQUESTS = False
-    Retry = object
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 CONTENT_TYPE = "application/scim+json"
-RETRY_STATUS = (429, 500, 502, 503, 504)
 READ_ONLY = ("meta", "groups")
 
 
@@ -57,15 +53,6 @@ def argument_spec():
         scim_retries=dict(type="int", default=5),
         scim_validate_certs=dict(type="bool", default=True),
     )
-
-
-class _Retry(Retry):
-    """Retry a POST only on the statuses that mean it was not processed."""
-
-    def is_retry(self, method, status_code, has_retry_after=False):
-        if method and method.upper() == "POST":
-            return status_code in (429, 503) and bool(self.total)
-        return super(_Retry, self).is_retry(method, status_code, has_retry_after)
 
 
 def _short(exc):
@@ -177,15 +164,7 @@ class SCIMConnection(object):
         self.timeout = int(options.get("scim_timeout", 15))
         self.verify = bool(options.get("scim_validate_certs", True))
         retries = int(options.get("scim_retries", 5))
-        retry = _Retry(total=retries, connect=retries, read=0, status=retries, redirect=0,
-                       backoff_factor=0.3, backoff_jitter=0.5, backoff_max=20,
-                       status_forcelist=RETRY_STATUS, respect_retry_after_header=True,
-                       allowed_methods=frozenset(("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS")),
-                       raise_on_status=False)
-        session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=max(pool_size, 4), max_retries=retry)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
+        session = _http.mount(requests.Session(), retries, pool_size, pool_connections=2)
         session.headers.update({"Authorization": "Bearer %s" % token, "Accept": CONTENT_TYPE})
         self.session = session
         self.budget = _batch.budget("scim:%s" % url)

@@ -73,14 +73,6 @@ def test_error_mapping_of_oauth_and_html_bodies():
     assert err.retryable and "Bad gateway" in str(err)
 
 
-def test_post_is_only_retried_when_not_processed():
-    retry = _gcp._retry(3)
-    assert retry.is_retry("POST", 429) and retry.is_retry("POST", 503)
-    assert not retry.is_retry("POST", 500) and not retry.is_retry("POST", 502)
-    assert retry.is_retry("GET", 500) and retry.is_retry("DELETE", 502) and retry.is_retry("PATCH", 429)
-    assert retry.respect_retry_after_header and retry.read == 0
-
-
 def test_auth_kind_is_inferred():
     conn = _gcp.GCPConnection({"gcp_access_token": "t", "gcp_endpoint": "http://127.0.0.1:9"})
     assert conn.auth_kind == "access_token" and conn.endpoint == "http://127.0.0.1:9"

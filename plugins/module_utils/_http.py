@@ -1,0 +1,75 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Copyright: (c) 2026, nhi.lifecycle contributors
+#
+# This module_utils file is for internal use by the nhi.lifecycle collection
+# only. Its interface may change without notice.
+"""Retries for the REST connectors whose POST creates something (GCP IAM, SCIM).
+
+One urllib3 ``Retry`` policy, mounted on each connector's requests session:
+
+- 429 and 5xx are retried with jittered backoff, and ``Retry-After`` is
+  honoured. A POST (a mint, a new user) is retried only on 429 and 503,
+  which mean "not processed".
+- A connection that cannot be opened is retried for every method: nothing
+  was sent.
+- A connection that breaks after the request was sent (a reset, a server
+  that closed a kept-alive connection, a read timeout) is retried only for
+  the methods that mean the same thing when sent twice: GET, HEAD, OPTIONS,
+  PUT and DELETE (a second DELETE finds the thing gone, which the
+  connectors read as done). Never a POST or a PATCH: replaying a POST could
+  leave a credential that nothing knows about, and a PATCH may carry an
+  ETag that the first one used up.
+"""
+
+from __future__ import annotations
+
+try:
+    import requests
+    import requests.adapters
+    from urllib3.util.retry import Retry
+    HAS_REQUESTS = True
+except ImportError:  # pragma: no cover - the connectors report it
+    HAS_REQUESTS = False
+    Retry = object
+
+RETRY_STATUS = (429, 500, 502, 503, 504)
+# Replayed on a status in RETRY_STATUS (POST only on NOT_PROCESSED).
+STATUS_METHODS = frozenset(("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"))
+NOT_PROCESSED = (429, 503)
+# Replayed after the connection broke mid-request.
+READ_REPLAYABLE = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
+
+
+class CreateSafeRetry(Retry):
+    """urllib3's Retry with the rules above (see the module's docstring)."""
+
+    def is_retry(self, method, status_code, has_retry_after=False):
+        if method and method.upper() == "POST":
+            return status_code in NOT_PROCESSED and bool(self.total)
+        return super(CreateSafeRetry, self).is_retry(method, status_code, has_retry_after)
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        if error is not None and self._is_read_error(error) and (method or "").upper() not in READ_REPLAYABLE:
+            return Retry.increment(self.new(read=0), method=method, url=url, response=response, error=error,
+                                   _pool=_pool, _stacktrace=_stacktrace)
+        return super(CreateSafeRetry, self).increment(method=method, url=url, response=response, error=error,
+                                                      _pool=_pool, _stacktrace=_stacktrace)
+
+
+def retry(retries):
+    """The policy for ``retries`` attempts (each of connect, read and status)."""
+    return CreateSafeRetry(total=retries, connect=retries, read=retries, status=retries, redirect=0,
+                           backoff_factor=0.3, backoff_jitter=0.5, backoff_max=20,
+                           status_forcelist=RETRY_STATUS, respect_retry_after_header=True,
+                           allowed_methods=STATUS_METHODS, raise_on_status=False)
+
+
+def mount(session, retries, pool_size, pool_connections=4):
+    """Mount the policy and a connection pool of ``pool_size`` on ``session``; return it."""
+    adapter = requests.adapters.HTTPAdapter(pool_connections=pool_connections, pool_maxsize=max(pool_size, 4),
+                                            max_retries=retry(retries))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
