@@ -32,7 +32,6 @@ import contextlib
 import importlib
 import io
 import json
-import socket
 import sys
 
 import pytest
@@ -40,8 +39,10 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.nhi.lifecycle.plugins.module_utils import _aws, _gcp, _module, _scim, _vault
-from ansible_collections.nhi.lifecycle.plugins.module_utils._common import NHIError
+from ansible_collections.nhi.lifecycle.plugins.module_utils import _module
+
+import backend_guard  # noqa: E402  pylint: disable=wrong-import-order
+from backend_guard import cut_off  # noqa: E402  pylint: disable=wrong-import-order
 
 STORE = {"mount": "secret", "path": "nhi/unit/hostile"}
 # One valid target per mutating module: it passes validation and reaches the backend factory.
@@ -95,59 +96,16 @@ WRONG_TYPE = {
 }
 
 
-# --- the backend guard ---------------------------------------------------------------------
-
-class Touches(object):
-    """Every attempt to build a backend client or open a connection, in order."""
-
-    def __init__(self):
-        self.calls = []
-
-    def record(self, what):
-        self.calls.append(what)
-
-
-TOUCHES = Touches()
 STATS = collections.Counter()
 
 
-def _factory(name):
-    def factory(*_args, **_kwargs):
-        TOUCHES.record(name)
-        raise NHIError("backend %s is disabled in this unit test" % name, where="test",
-                       hint="the input was accepted, so the module went on to connect")
-    return factory
-
-
-def _forbidden(name, exc=RuntimeError):
-    def forbidden(*_args, **_kwargs):
-        TOUCHES.record(name)
-        raise exc("%s must not be reached in this unit test" % name)
-    return forbidden
-
+# --- the backend guard (backend_guard.py) -----------------------------------------------------
 
 @pytest.fixture(scope="module", autouse=True)
 def guard():
-    """Patch every way to a backend for the whole file; restore afterwards."""
-    with pytest.MonkeyPatch.context() as mp:
-        for mod, name in ((_aws, "aws"), (_vault, "vault"), (_gcp, "gcp"), (_scim, "scim")):
-            mp.setattr(mod, "client", _factory("%s.client" % name))
-        mp.setattr(_aws.AWSConnection, "__init__", _forbidden("AWSConnection"))
-        mp.setattr(_vault.VaultConnection, "__init__", _forbidden("VaultConnection"))
-        mp.setattr(_gcp.GCPConnection, "__init__", _forbidden("GCPConnection"))
-        mp.setattr(_scim.SCIMConnection, "__init__", _forbidden("SCIMConnection"))
-        for modname, attr, label in (("hvac", "Client", "hvac.Client"), ("boto3.session", "Session", "boto3.Session")):
-            try:
-                target = getattr(importlib.import_module(modname), attr)
-            except ImportError:
-                continue
-            mp.setattr(target, "__init__", _forbidden(label))
-        import requests  # pylint: disable=import-outside-toplevel
-        mp.setattr(requests.Session, "request", _forbidden("requests.Session.request"))
-        mp.setattr(socket.socket, "connect", _forbidden("socket.connect", OSError))
-        mp.setattr(socket, "create_connection", _forbidden("socket.create_connection", OSError))
-        mp.setenv("NHI_PROGRESS", "0")
-        yield TOUCHES
+    """Cut off every way to a backend for the whole file; print the case counts afterwards."""
+    with cut_off() as touches:
+        yield touches
     total = sum(v for k, v in STATS.items() if k[0] == "case")
     if total:
         lines = ["hostile module arguments: %d cases" % total]
@@ -156,48 +114,9 @@ def guard():
         sys.__stdout__.write("\n" + "\n".join(lines) + "\n")
 
 
-# --- running a module in-process --------------------------------------------------------
-
-class Run(object):
-    def __init__(self, name, args, result, touched, raised, output):
-        self.name = name
-        self.args = args
-        self.result = result
-        self.touched = touched
-        self.raised = raised
-        self.output = output
-
-    def describe(self):
-        return "%s with %s\n-> result %s\n-> touched %s\n-> raised %r" % (
-            self.name, _short(self.args), _short(self.result), self.touched, self.raised)
-
-
-def _short(value, limit=1500):
-    text = json.dumps(value, default=repr, ensure_ascii=True)
-    return text if len(text) <= limit else text[:limit] + "... (%d chars)" % len(text)
-
-
 def run(name, args):
     """Run ``name``'s main() with ``args``; return what it printed, parsed, and what it touched."""
-    TOUCHES.calls = []
-    out = io.StringIO()
-    raised = None
-    with patch_module_args(args):
-        with contextlib.redirect_stdout(out):
-            try:
-                MODULES[name].main()
-                raised = "main() returned without calling exit_json or fail_json"
-            except SystemExit:
-                pass
-            except BaseException as exc:  # pylint: disable=broad-except
-                raised = "%s: %s" % (type(exc).__name__, exc)
-    text = out.getvalue().strip()
-    try:
-        result = json.loads(text) if text else None
-    except ValueError:
-        result = None
-        raised = raised or "the module printed something that is not JSON: %r" % text[:300]
-    return Run(name, args, result, list(TOUCHES.calls), raised, text)
+    return backend_guard.run(MODULES[name], args, name)
 
 
 def _results_all_failed(result):
