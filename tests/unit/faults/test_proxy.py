@@ -4,14 +4,11 @@
 from __future__ import annotations
 
 import http.client
-import http.server
 import json
 import pathlib
 import socket
-import socketserver
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -21,50 +18,18 @@ _COLLECTIONS = str(ROOT / ".run" / "collections")
 if _COLLECTIONS not in sys.path:
     sys.path.insert(0, _COLLECTIONS)
 
+from ansible_collections.nhi.lifecycle.tests.faults import echo as echo_backend  # noqa: E402
 from ansible_collections.nhi.lifecycle.tests.faults.proxy import (  # noqa: E402
     ConfigError,
     FaultProxy,
 )
 
 
-class _Echo(http.server.BaseHTTPRequestHandler):
-    """Answers every request with what it received, as JSON; counts requests."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        return
-
-    def _any(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        self.server.seen.append((self.command, self.path))
-        payload = json.dumps({"method": self.command, "path": self.path, "headers": self.headers.items(),
-                              "body": body.decode("latin-1")}).encode()
-        self.send_response(201)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("X-Echo", "yes")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_LIST = do_HEAD = _any
-
-
-class _EchoServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
 @pytest.fixture(scope="module")
 def echo():
-    server = _EchoServer(("127.0.0.1", 0), _Echo)
-    server.seen = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = echo_backend.serve()
     yield server
-    server.shutdown()
-    server.server_close()
+    echo_backend.stop(server)
 
 
 @pytest.fixture

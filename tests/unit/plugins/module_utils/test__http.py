@@ -3,18 +3,13 @@
 # Copyright: (c) 2026, nhi.lifecycle contributors
 """The retry policy of the GCP and SCIM connectors, over real sockets.
 
-A small HTTP server stands behind the fault proxy of tests/faults, which
+The echo backend of tests/faults stands behind the fault proxy, which
 resets connections (RST, no answer) for the requests a rule picks. The
-server counts what reaches it, so each test shows both what the client
+backend records what reaches it, so each test shows both what the client
 replayed and what the backend saw.
 """
 
 from __future__ import annotations
-
-import http.server
-import json
-import socketserver
-import threading
 
 import pytest
 
@@ -22,43 +17,20 @@ requests = pytest.importorskip("requests")
 
 from ansible_collections.nhi.lifecycle.plugins.module_utils import _gcp, _http, _scim  # noqa: E402
 from ansible_collections.nhi.lifecycle.plugins.module_utils._common import NHIError  # noqa: E402
+from ansible_collections.nhi.lifecycle.tests.faults import echo  # noqa: E402
 from ansible_collections.nhi.lifecycle.tests.faults.proxy import FaultProxy  # noqa: E402
-
-
-class _Backend(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        return
-
-    def _any(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        self.server.seen.append((self.command, self.path.split("?", 1)[0]))
-        payload = json.dumps({"Resources": [], "keys": [], "ok": True}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
-
-
-class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
 
 
 @pytest.fixture(scope="module")
 def backend():
-    server = _Server(("127.0.0.1", 0), _Backend)
-    server.seen = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = echo.serve()
     yield server
-    server.shutdown()
-    server.server_close()
+    echo.stop(server)
+
+
+def seen(backend):
+    """What reached the backend: (method, path without the query)."""
+    return [(method, path.split("?", 1)[0]) for method, path in backend.seen]
 
 
 @pytest.fixture
@@ -95,9 +67,9 @@ def _session(retries=3):
 def test_an_idempotent_request_is_replayed_after_a_reset(resets, backend, method):
     proxy = resets(method, 2)
     answer = _session().request(method, proxy.url + "/v1/thing", json={"a": 1}, timeout=5)
-    assert answer.status_code == 200
+    assert answer.status_code == 201
     assert proxy.stats()["injected"]["reset"] == 2
-    assert backend.seen == [(method, "/v1/thing")]
+    assert seen(backend) == [(method, "/v1/thing")]
 
 
 @pytest.mark.parametrize("method", ["POST", "PATCH"])
@@ -105,14 +77,14 @@ def test_a_create_or_a_patch_is_never_replayed_after_a_reset(resets, backend, me
     proxy = resets(method, 1)
     with pytest.raises(requests.exceptions.ConnectionError):
         _session().request(method, proxy.url + "/v1/thing", json={"a": 1}, timeout=5)
-    assert proxy.stats()["requests"] == 1 and backend.seen == []
+    assert proxy.stats()["requests"] == 1 and seen(backend) == []
 
 
 def test_resets_beyond_the_retries_fail_cleanly(resets, backend):
     proxy = resets("GET", 5)
     with pytest.raises(requests.exceptions.ConnectionError):
         _session(retries=2).get(proxy.url + "/v1/thing", timeout=5)
-    assert proxy.stats()["injected"]["reset"] == 3 and backend.seen == []
+    assert proxy.stats()["injected"]["reset"] == 3 and seen(backend) == []
 
 
 def test_the_scim_connector_reads_through_resets(resets, backend):
@@ -120,7 +92,7 @@ def test_the_scim_connector_reads_through_resets(resets, backend):
     conn = _scim.SCIMConnection({"scim_base_url": proxy.url + "/scim/v2", "scim_token": "t", "scim_retries": 3,
                                  "scim_timeout": 5})
     assert conn.find_user("svc-a") is None
-    assert backend.seen == [("GET", "/scim/v2/Users")] and proxy.stats()["injected"]["reset"] == 2
+    assert seen(backend) == [("GET", "/scim/v2/Users")] and proxy.stats()["injected"]["reset"] == 2
 
 
 def test_the_gcp_connector_reads_through_resets_and_never_replays_a_mint(resets, backend):
@@ -128,7 +100,7 @@ def test_the_gcp_connector_reads_through_resets_and_never_replays_a_mint(resets,
     conn = _gcp.GCPConnection({"gcp_access_token": "t", "gcp_endpoint": proxy.url, "gcp_retries": 3,
                                "gcp_timeout": 5})
     assert conn.list_keys("p", "sa@p.iam.gserviceaccount.com") == []
-    assert backend.seen == [("GET", "/v1/projects/p/serviceAccounts/sa@p.iam.gserviceaccount.com/keys")]
+    assert seen(backend) == [("GET", "/v1/projects/p/serviceAccounts/sa@p.iam.gserviceaccount.com/keys")]
     proxy.stop()
 
     minting = resets("POST", 1)
@@ -137,4 +109,4 @@ def test_the_gcp_connector_reads_through_resets_and_never_replays_a_mint(resets,
     with pytest.raises(NHIError) as info:
         conn.create_key("p", "sa@p.iam.gserviceaccount.com")
     assert "cannot connect" in str(info.value) or "connection" in str(info.value).lower()
-    assert minting.stats()["requests"] == 1 and not [s for s in backend.seen if s[0] == "POST"]
+    assert minting.stats()["requests"] == 1 and not [s for s in seen(backend) if s[0] == "POST"]
