@@ -122,7 +122,9 @@ exists:
   type: bool
   sample: true
 live:
-  description: Whether the current version can be read (it is neither deleted nor destroyed).
+  description:
+    - Whether the current version can be read (it is neither deleted nor destroyed).
+    - A version whose C(deletion_time) is still in the future (set by C(delete_version_after)) is live until then.
   returned: success
   type: bool
   sample: true
@@ -172,7 +174,9 @@ delete_version_after:
   type: str
   sample: 0s
 versions:
-  description: Every version kept, oldest first, with its times and state (never its data).
+  description:
+    - Every version kept, oldest first, with its times and state (never its data).
+    - C(deletion_time) is when the version was, or will be, soft-deleted (C(null) when never).
   returned: success
   type: list
   elements: dict
