@@ -30,8 +30,8 @@ def _catalog(tmp_path, name):
     return inv
 
 
-def test_a_sealed_vault_changes_nothing_and_the_run_resumes_once_unsealed(tmp_path, private_bao, run_playbook, iam,
-                                                                         unique_name):
+def test_a_sealed_vault_changes_nothing_and_the_run_resumes_once_unsealed(
+        tmp_path, private_bao, run_playbook, iam, unique_name):
     import hvac  # pylint: disable=import-outside-toplevel
 
     name = unique_name("seal")
