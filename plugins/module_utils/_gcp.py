@@ -369,6 +369,8 @@ class GCPConnection(object):
                 target.throttled()
         elif budget is not None and response.status_code < 400:
             budget.ok()
+        if _http.deleted_on_a_lost_attempt(method, response):
+            return {}
         if response.status_code >= 400:
             raise error_from_response(response, what, where=where)
         if not response.content:

@@ -17,8 +17,9 @@ One urllib3 ``Retry`` policy, mounted on each connector's requests session:
 - A connection that breaks after the request was sent (a reset, a server
   that closed a kept-alive connection, a read timeout) is retried only for
   the methods that mean the same thing when sent twice: GET, HEAD, OPTIONS,
-  PUT and DELETE (a second DELETE finds the thing gone, which the
-  connectors read as done). Never a POST or a PATCH: replaying a POST could
+  PUT and DELETE. A second DELETE finds the thing gone; when the first
+  attempt's answer was lost, the connectors count that 404 as their own
+  deletion (``deleted_on_a_lost_attempt``), not as "already gone". Never a POST or a PATCH: replaying a POST could
   leave a credential that nothing knows about, and a PATCH may carry an
   ETag that the first one used up.
 """
@@ -28,11 +29,13 @@ from __future__ import annotations
 try:
     import requests
     import requests.adapters
+    from urllib3.exceptions import ConnectTimeoutError
     from urllib3.util.retry import Retry
     HAS_REQUESTS = True
 except ImportError:  # pragma: no cover - the connectors report it
     HAS_REQUESTS = False
     Retry = object
+    ConnectTimeoutError = None
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
 # Replayed on a status in RETRY_STATUS (POST only on NOT_PROCESSED).
@@ -73,3 +76,23 @@ def mount(session, retries, pool_size, pool_connections=4):
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+def answer_was_lost(response):
+    """Whether an earlier attempt of this request was sent and its answer lost (a reset, a read timeout).
+
+    Then a DELETE that ends in 404 most likely removed the thing itself on
+    that earlier attempt: the connectors report it deleted, not already gone.
+    A connection that could not be opened sent nothing and does not count.
+    """
+    retries = getattr(getattr(response, "raw", None), "retries", None)
+    for entry in getattr(retries, "history", None) or ():
+        error = getattr(entry, "error", None)
+        if error is not None and not isinstance(error, ConnectTimeoutError):
+            return True
+    return False
+
+
+def deleted_on_a_lost_attempt(method, response):
+    """A DELETE answered 404 after an attempt whose answer was lost: count it as this call's deletion."""
+    return method.upper() == "DELETE" and response.status_code == 404 and answer_was_lost(response)

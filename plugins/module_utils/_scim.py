@@ -192,6 +192,8 @@ class SCIMConnection(object):
                 self.budget.throttled()
         elif response.status_code < 400:
             self.budget.ok()
+        if _http.deleted_on_a_lost_attempt(method, response):
+            return {}
         if response.status_code >= 400:
             raise error_from_response(response, what, where=where or url)
         if not response.content:

@@ -23,7 +23,7 @@ from ansible_collections.nhi.lifecycle.tests.faults.proxy import FaultProxy  # n
 
 @pytest.fixture(scope="module")
 def backend():
-    server = echo.serve()
+    server = echo.serve(deletes=True)
     yield server
     echo.stop(server)
 
@@ -35,13 +35,18 @@ def seen(backend):
 
 @pytest.fixture
 def resets(backend):
-    """``resets(method, count)``: the proxy's URL; it resets the first ``count`` requests of ``method``."""
+    """``resets(method, count, kind="reset")``: a proxy that breaks the first ``count`` requests of ``method``.
+
+    ``reset`` drops the request before the backend sees it; ``reset_after``
+    passes it on and drops the answer.
+    """
     backend.seen.clear()
+    backend.deleted.clear()
     running = []
 
-    def start(method, count):
+    def start(method, count, kind="reset"):
         proxy = FaultProxy("http://127.0.0.1:%d" % backend.server_address[1],
-                           {"rules": [{"name": "reset", "method": method, "rate": 1, "kinds": ["reset"],
+                           {"rules": [{"name": "reset", "method": method, "rate": 1, "kinds": [kind],
                                        "limit": count}]}, seed=1).start()
         running.append(proxy)
         return proxy
@@ -110,3 +115,55 @@ def test_the_gcp_connector_reads_through_resets_and_never_replays_a_mint(resets,
         conn.create_key("p", "sa@p.iam.gserviceaccount.com")
     assert "cannot connect" in str(info.value) or "connection" in str(info.value).lower()
     assert minting.stats()["requests"] == 1 and not [s for s in seen(backend) if s[0] == "POST"]
+
+
+KEY = "projects/p/serviceAccounts/sa@p.iam.gserviceaccount.com/keys/k1"
+
+
+def _gcp_conn(proxy):
+    return _gcp.GCPConnection({"gcp_access_token": "t", "gcp_endpoint": proxy.url, "gcp_retries": 3,
+                               "gcp_timeout": 5})
+
+
+def test_a_delete_whose_answer_was_lost_counts_as_deleted_not_already_gone(resets, backend):
+    """The first DELETE lands and its answer is lost; the replay finds the key gone (404)."""
+    proxy = resets("DELETE", 1, kind="reset_after")
+    assert _gcp_conn(proxy).delete_key("p", KEY) is True
+    assert seen(backend) == [("DELETE", "/v1/" + KEY)] * 2 and proxy.stats()["injected"]["reset_after"] == 1
+
+    proxy.stop()
+    scim = resets("DELETE", 1, kind="reset_after")
+    conn = _scim.SCIMConnection({"scim_base_url": scim.url + "/v2", "scim_token": "t", "scim_timeout": 5})
+    conn._config = {"patch": True, "etag": False, "filter": True, "change_password": False}
+    assert conn.delete_user({"id": "u1"}) is True
+    assert seen(backend).count(("DELETE", "/v2/Users/u1")) == 2
+
+
+def test_a_delete_of_what_is_already_gone_still_says_so(resets, backend):
+    proxy = resets("GET", 0)
+    conn = _gcp_conn(proxy)
+    assert conn.delete_key("p", KEY) is True
+    assert conn.delete_key("p", KEY) is False  # 404, and no answer was lost
+
+
+def _after(*errors):
+    """A response whose earlier attempts failed with ``errors``, as urllib3 records them."""
+    from urllib3.util.retry import RequestHistory  # pylint: disable=import-outside-toplevel
+
+    response = requests.Response()
+    response.status_code = 404
+    response.raw = type("Raw", (), {"retries": _http.retry(3).new(
+        history=tuple(RequestHistory("DELETE", "/x", error, None, None) for error in errors))})()
+    return response
+
+
+def test_only_an_attempt_that_was_sent_counts_as_a_lost_answer():
+    from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutError  # pylint: disable=C0415
+
+    sent = [ProtocolError("Connection aborted.", ConnectionResetError()), ReadTimeoutError(None, "/x", "slow")]
+    for error in sent:
+        assert _http.deleted_on_a_lost_attempt("DELETE", _after(error))
+    refused = NewConnectionError(None, "refused")  # nothing was sent
+    assert not _http.deleted_on_a_lost_attempt("DELETE", _after(refused))
+    assert not _http.deleted_on_a_lost_attempt("DELETE", _after())
+    assert not _http.deleted_on_a_lost_attempt("GET", _after(sent[0]))
