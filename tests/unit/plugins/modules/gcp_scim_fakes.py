@@ -104,6 +104,32 @@ def gcp_standin(with_server=False):
         server.server_close()
 
 
+class AccountEnv(object):
+    """A fresh service account on the stand-in, with the FakeVault that ``_vault.client`` now returns.
+
+    ``url``, ``token``, ``session`` (the stand-in's), ``vault``, ``project``,
+    ``account_id``, ``name`` (``projects/.../serviceAccounts/<email>``), ``email``.
+    """
+
+    def __init__(self, standin, monkeypatch, project):
+        from ansible_collections.nhi.lifecycle.plugins.module_utils import _vault  # pylint: disable=C0415
+
+        self.url, self.token, self.session = standin[:3]
+        self.vault = FakeVault()
+        monkeypatch.setattr(_vault, "client", lambda *a, **k: self.vault)
+        self.project = project
+        self.account_id = "svc-%s" % secrets.token_hex(4)
+        r = self.session.post("%s/v1/projects/%s/serviceAccounts" % (self.url, project),
+                              json={"accountId": self.account_id})
+        assert r.status_code == 200, r.text
+        self.name, self.email = r.json()["name"], r.json()["email"]
+
+    def args(self, **extra):
+        """The modules' connection and account options, plus ``extra``."""
+        return dict({"gcp_endpoint": self.url, "gcp_access_token": self.token, "gcp_project": self.project,
+                     "account_id": self.account_id}, **extra)
+
+
 @contextlib.contextmanager
 def scim2_server():
     """A real scim2-server (PyPI) on a free loopback port: (url, token, admin session); skips without it."""

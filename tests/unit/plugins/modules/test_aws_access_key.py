@@ -24,19 +24,18 @@ from ansible_collections.nhi.lifecycle.plugins.modules import aws_access_key as 
 
 pytest.importorskip("moto")  # requirements/test.txt
 
-from aws_fakes import MotoAWS, evidence_for  # noqa: E402
+from aws_fakes import evidence_for  # noqa: E402
 from vault_fakes import FakeVault, assert_no_secret, run_module, step_names, steps  # noqa: E402
 
 STORE = {"mount": "secret", "path": "nhi/unit/svc"}
 BASE = {"user_name": "svc", "store": STORE, "proof_deadline": 0}
 
 
-@pytest.fixture
-def aws(monkeypatch, tmp_path):
-    fake = MotoAWS().start(monkeypatch, tmp_path)
-    fake.user("svc")
-    yield fake
-    fake.stop()
+@pytest.fixture(name="aws")
+def aws_with_svc(aws):
+    """conftest's moto, with the IAM user ``svc``."""
+    aws.user("svc")
+    return aws
 
 
 @pytest.fixture

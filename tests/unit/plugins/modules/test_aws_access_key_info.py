@@ -18,18 +18,16 @@ from ansible_collections.nhi.lifecycle.plugins.modules import aws_access_key_inf
 
 pytest.importorskip("moto")  # requirements/test.txt
 
-from aws_fakes import MotoAWS  # noqa: E402
 from vault_fakes import FakeVault, assert_no_secret, run_module  # noqa: E402
 
 STORE = {"mount": "secret", "path": "nhi/unit/svc"}
 
 
-@pytest.fixture
-def aws(monkeypatch, tmp_path):
-    fake = MotoAWS().start(monkeypatch, tmp_path)
-    fake.user("svc")
-    yield fake
-    fake.stop()
+@pytest.fixture(name="aws")
+def aws_with_svc(aws):
+    """conftest's moto, with the IAM user ``svc``."""
+    aws.user("svc")
+    return aws
 
 
 @pytest.fixture

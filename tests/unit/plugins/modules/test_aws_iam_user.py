@@ -20,18 +20,11 @@ from ansible_collections.nhi.lifecycle.plugins.modules import aws_iam_user as mo
 
 pytest.importorskip("moto")  # requirements/test.txt
 
-from aws_fakes import ACCOUNT, POLICY_DOC, MotoAWS, evidence_for, run_module  # noqa: E402
+from aws_fakes import ACCOUNT, POLICY_DOC, evidence_for, run_module  # noqa: E402
 from vault_fakes import step_names, steps  # noqa: E402
 
 OTHER_DOC = {"Version": "2012-10-17",
              "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}
-
-
-@pytest.fixture
-def aws(monkeypatch, tmp_path):
-    fake = MotoAWS().start(monkeypatch, tmp_path)
-    yield fake
-    fake.stop()
 
 
 def inline_doc(aws, user, name):

@@ -17,17 +17,10 @@ from ansible_collections.nhi.lifecycle.plugins.modules import aws_iam_user_info 
 
 pytest.importorskip("moto")  # requirements/test.txt
 
-from aws_fakes import POLICY_DOC, MotoAWS, run_module  # noqa: E402
+from aws_fakes import POLICY_DOC, run_module  # noqa: E402
 from vault_fakes import assert_no_secret  # noqa: E402
 
 PASSWORD = "Unit-test-Passw0rd!"
-
-
-@pytest.fixture
-def aws(monkeypatch, tmp_path):
-    fake = MotoAWS().start(monkeypatch, tmp_path)
-    yield fake
-    fake.stop()
 
 
 def seed_full_user(aws, name="svc", path="/nhi/"):

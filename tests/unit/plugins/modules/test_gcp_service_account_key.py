@@ -13,10 +13,10 @@ import pytest
 requests = pytest.importorskip("requests")
 pytest.importorskip("google.auth")
 
-from ansible_collections.nhi.lifecycle.plugins.module_utils import _gcp, _vault  # noqa: E402
+from ansible_collections.nhi.lifecycle.plugins.module_utils import _gcp  # noqa: E402
 from ansible_collections.nhi.lifecycle.plugins.modules import gcp_service_account_key as mod  # noqa: E402
 
-from gcp_scim_fakes import FakeVault, gcp_standin, run_module  # noqa: E402
+from gcp_scim_fakes import AccountEnv, gcp_standin, run_module  # noqa: E402
 
 PROJECT = "unit-project"
 STORE = {"mount": "secret", "path": "nhi/unit/key"}
@@ -30,23 +30,10 @@ def standin():
 
 @pytest.fixture
 def env(standin, monkeypatch):
-    url, token, session = standin
-    fake = FakeVault()
-    monkeypatch.setattr(_vault, "client", lambda *a, **k: fake)
-    account_id = "svc-%s" % secrets.token_hex(4)
-    r = session.post("%s/v1/projects/%s/serviceAccounts" % (url, PROJECT), json={"accountId": account_id})
-    assert r.status_code == 200, r.text
-    base = {"gcp_endpoint": url, "gcp_access_token": token, "gcp_project": PROJECT, "account_id": account_id,
-            "store": STORE, "proof_deadline": 2}
-
-    class Env(object):
-        pass
-
-    e = Env()
-    e.url, e.session, e.vault, e.args, e.account_id = url, session, fake, base, account_id
-    e.name = r.json()["name"]
-    e.keys = lambda: list(session.get("%s/v1/%s/keys" % (url, e.name),
-                                      params={"keyTypes": "USER_MANAGED"}).json().get("keys", []))
+    e = AccountEnv(standin, monkeypatch, PROJECT)
+    e.args = e.args(store=STORE, proof_deadline=2)
+    e.keys = lambda: list(e.session.get("%s/v1/%s/keys" % (e.url, e.name),
+                                        params={"keyTypes": "USER_MANAGED"}).json().get("keys", []))
     e.key_ids = lambda: sorted(k["name"].rsplit("/", 1)[-1] for k in e.keys())
     return e
 

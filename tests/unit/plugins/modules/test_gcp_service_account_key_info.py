@@ -17,7 +17,7 @@ from ansible_collections.nhi.lifecycle.plugins.module_utils import _vault  # noq
 from ansible_collections.nhi.lifecycle.plugins.module_utils._common import NHIError  # noqa: E402
 from ansible_collections.nhi.lifecycle.plugins.modules import gcp_service_account_key_info as mod  # noqa: E402
 
-from gcp_scim_fakes import FakeVault, gcp_standin, run_module  # noqa: E402
+from gcp_scim_fakes import AccountEnv, gcp_standin, run_module  # noqa: E402
 
 PROJECT = "unit-project"
 KEY_KEYS = {"key_id", "disabled", "created", "age_days", "key_type"}
@@ -31,20 +31,8 @@ def standin():
 
 @pytest.fixture
 def env(standin, monkeypatch):
-    url, token, session = standin
-    vault = FakeVault()
-    monkeypatch.setattr(_vault, "client", lambda *a, **k: vault)
-    account_id = "svc-%s" % secrets.token_hex(4)
-    r = session.post("%s/v1/projects/%s/serviceAccounts" % (url, PROJECT), json={"accountId": account_id})
-    assert r.status_code == 200, r.text
-
-    class Env(object):
-        pass
-
-    e = Env()
-    e.url, e.session, e.vault, e.account_id, e.name = url, session, vault, account_id, r.json()["name"]
-    e.email = r.json()["email"]
-    e.args = {"gcp_endpoint": url, "gcp_access_token": token, "gcp_project": PROJECT, "account_id": account_id}
+    e = AccountEnv(standin, monkeypatch, PROJECT)
+    e.args = e.args()
     return e
 
 
