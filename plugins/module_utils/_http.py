@@ -17,11 +17,11 @@ One urllib3 ``Retry`` policy, mounted on each connector's requests session:
 - A connection that breaks after the request was sent (a reset, a server
   that closed a kept-alive connection, a read timeout) is retried only for
   the methods that mean the same thing when sent twice: GET, HEAD, OPTIONS,
-  PUT and DELETE. A second DELETE finds the thing gone; when the first
-  attempt's answer was lost, the connectors count that 404 as their own
-  deletion (``deleted_on_a_lost_attempt``), not as "already gone". Never a POST or a PATCH: replaying a POST could
-  leave a credential that nothing knows about, and a PATCH may carry an
-  ETag that the first one used up.
+  PUT and DELETE. Never a POST or a PATCH: replaying a POST could leave a
+  credential that nothing knows about, and a PATCH may carry an ETag that
+  the first one used up. A replayed DELETE finds the thing gone; when the
+  first attempt's answer was lost, the connectors count that 404 as their
+  own deletion (``deleted_on_a_lost_attempt``), not as "already gone".
 """
 
 from __future__ import annotations
@@ -45,20 +45,30 @@ NOT_PROCESSED = (429, 503)
 READ_REPLAYABLE = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
 
 
-class CreateSafeRetry(Retry):
-    """urllib3's Retry with the rules above (see the module's docstring)."""
+class ReplaySafeRetry(Retry):
+    """urllib3's Retry, except that after a read error it replays only what :meth:`replayable` allows.
+
+    The Vault connector subclasses it with its own rule (``_vault.replayable``).
+    """
+
+    def replayable(self, method, url):  # pylint: disable=unused-argument
+        return (method or "").upper() in READ_REPLAYABLE
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        if error is not None and self._is_read_error(error) and not self.replayable(method, url):
+            return Retry.increment(self.new(read=0), method=method, url=url, response=response, error=error,
+                                   _pool=_pool, _stacktrace=_stacktrace)
+        return super(ReplaySafeRetry, self).increment(method=method, url=url, response=response, error=error,
+                                                      _pool=_pool, _stacktrace=_stacktrace)
+
+
+class CreateSafeRetry(ReplaySafeRetry):
+    """The GCP and SCIM policy (see the module's docstring): a POST is retried only when not processed."""
 
     def is_retry(self, method, status_code, has_retry_after=False):
         if method and method.upper() == "POST":
             return status_code in NOT_PROCESSED and bool(self.total)
         return super(CreateSafeRetry, self).is_retry(method, status_code, has_retry_after)
-
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
-        if error is not None and self._is_read_error(error) and (method or "").upper() not in READ_REPLAYABLE:
-            return Retry.increment(self.new(read=0), method=method, url=url, response=response, error=error,
-                                   _pool=_pool, _stacktrace=_stacktrace)
-        return super(CreateSafeRetry, self).increment(method=method, url=url, response=response, error=error,
-                                                      _pool=_pool, _stacktrace=_stacktrace)
 
 
 def retry(retries):

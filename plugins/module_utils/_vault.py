@@ -26,6 +26,7 @@ import threading
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.nhi.lifecycle.plugins.module_utils import _http
 from ansible_collections.nhi.lifecycle.plugins.module_utils._common import (
     Conflict,
     NHIError,
@@ -40,7 +41,6 @@ try:
     import hvac.exceptions as hvac_exc
     import requests
     import requests.adapters
-    from urllib3.util.retry import Retry
     HAS_HVAC = True
     HVAC_IMPORT_ERROR = None
 except ImportError as _exc:  # pragma: no cover - reported through missing_required_lib
@@ -169,15 +169,11 @@ def replayable(method, url):
 
 
 if HAS_HVAC:
-    class _Retry(Retry):
+    class _Retry(_http.ReplaySafeRetry):
         """urllib3's Retry, except that a read error replays only :func:`replayable` requests."""
 
-        def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
-            if error is not None and self._is_read_error(error) and not replayable(method, url):
-                return Retry.increment(self.new(read=0), method=method, url=url, response=response, error=error,
-                                       _pool=_pool, _stacktrace=_stacktrace)
-            return super(_Retry, self).increment(method=method, url=url, response=response, error=error,
-                                                 _pool=_pool, _stacktrace=_stacktrace)
+        def replayable(self, method, url):
+            return replayable(method, url)
 
 
 def _session(options, pool_size):
